@@ -1,0 +1,156 @@
+
+/*
+ * Copyright (C) ngx_http_apiauth_module authors
+ */
+
+
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "apiauth_secret.h"
+
+
+#define APIAUTH_SECRET_LABEL  "apiauth-secret-v1"
+#define APIAUTH_KEY_ID_LABEL  "apiauth-key-id-v1"
+
+/* the longest message: label, NUL, 32-byte accessKey, NUL, salt */
+#define APIAUTH_SECRET_MSG_MAX                                               \
+    (sizeof(APIAUTH_SECRET_LABEL) + 32 + 1 + APIAUTH_SALT_HEX_LEN)
+
+
+static int apiauth_hexval(unsigned char c);
+
+
+static const unsigned char  apiauth_hexdigits[] = "0123456789abcdef";
+
+
+void
+apiauth_hex(unsigned char *out, const unsigned char *in, size_t len)
+{
+    while (len--) {
+        *out++ = apiauth_hexdigits[*in >> 4];
+        *out++ = apiauth_hexdigits[*in++ & 0xf];
+    }
+}
+
+
+static int
+apiauth_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+
+    c |= 0x20;
+
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+
+    return -1;
+}
+
+
+int
+apiauth_unhex(unsigned char *out, const unsigned char *in, size_t len)
+{
+    int  hi, lo;
+
+    while (len--) {
+        hi = apiauth_hexval(*in++);
+        lo = apiauth_hexval(*in++);
+
+        if (hi < 0 || lo < 0) {
+            return -1;
+        }
+
+        *out++ = (unsigned char) (hi << 4 | lo);
+    }
+
+    return 0;
+}
+
+
+int
+apiauth_master_key_parse(const unsigned char *text, size_t len,
+    unsigned char master[APIAUTH_MASTER_KEY_LEN])
+{
+    /* white space around the digits is what editors and echo leave */
+
+    while (len && (*text == ' ' || *text == '\t' || *text == '\n'
+                   || *text == '\r'))
+    {
+        text++;
+        len--;
+    }
+
+    while (len && (text[len - 1] == ' ' || text[len - 1] == '\t'
+                   || text[len - 1] == '\n' || text[len - 1] == '\r'))
+    {
+        len--;
+    }
+
+    if (len != APIAUTH_MASTER_HEX_LEN) {
+        return -1;
+    }
+
+    return apiauth_unhex(master, text, APIAUTH_MASTER_KEY_LEN);
+}
+
+
+int
+apiauth_secret_derive(const unsigned char master[APIAUTH_MASTER_KEY_LEN],
+    const unsigned char *access_key, size_t access_key_len,
+    const unsigned char *salt_hex, size_t salt_hex_len,
+    unsigned char out[APIAUTH_SECRET_LEN])
+{
+    size_t         n;
+    unsigned int   mdlen;
+    unsigned char  msg[APIAUTH_SECRET_MSG_MAX];
+    unsigned char  md[EVP_MAX_MD_SIZE];
+
+    if (access_key_len > 32 || salt_hex_len != APIAUTH_SALT_HEX_LEN) {
+        return -1;
+    }
+
+    n = sizeof(APIAUTH_SECRET_LABEL);   /* the label and its NUL */
+    memcpy(msg, APIAUTH_SECRET_LABEL, n);
+    memcpy(msg + n, access_key, access_key_len);
+    n += access_key_len;
+    msg[n++] = '\0';
+    memcpy(msg + n, salt_hex, salt_hex_len);
+    n += salt_hex_len;
+
+    if (HMAC(EVP_sha256(), master, APIAUTH_MASTER_KEY_LEN, msg, n, md, &mdlen)
+        == NULL)
+    {
+        return -1;
+    }
+
+    apiauth_hex(out, md, 32);
+
+    return 0;
+}
+
+
+int
+apiauth_master_key_id(const unsigned char master[APIAUTH_MASTER_KEY_LEN],
+    unsigned char out[APIAUTH_KEY_ID_LEN])
+{
+    unsigned int   mdlen;
+    unsigned char  md[EVP_MAX_MD_SIZE];
+
+    if (HMAC(EVP_sha256(), master, APIAUTH_MASTER_KEY_LEN,
+             (const unsigned char *) APIAUTH_KEY_ID_LABEL,
+             sizeof(APIAUTH_KEY_ID_LABEL) - 1, md, &mdlen)
+        == NULL)
+    {
+        return -1;
+    }
+
+    apiauth_hex(out, md, APIAUTH_KEY_ID_LEN / 2);
+
+    return 0;
+}

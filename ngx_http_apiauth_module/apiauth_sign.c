@@ -1,0 +1,662 @@
+
+/*
+ * Copyright (C) ngx_http_apiauth_module authors
+ */
+
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "apiauth_secret.h"
+#include "apiauth_sign.h"
+
+
+typedef struct {
+    unsigned char  *p;
+    size_t          len;
+} apiauth_buf_t;
+
+
+#define apiauth_str_eq(p, n, lit)                                            \
+    ((n) == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0)
+
+
+static const unsigned char *apiauth_auth_skip_sp(const unsigned char *p,
+    const unsigned char *end);
+static int apiauth_header_sent(const apiauth_header_t *headers,
+    size_t nheaders, const unsigned char *name, size_t len);
+static int apiauth_header_name_char(unsigned char c);
+static size_t apiauth_normalise(unsigned char *dst, const unsigned char *src,
+    size_t len);
+static int apiauth_param_cmp(const void *one, const void *two);
+static int apiauth_canonical_query(const apiauth_request_t *req,
+    apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data);
+static void apiauth_fold(const unsigned char *p, size_t len,
+    apiauth_sink_pt sink, void *data);
+static void apiauth_sink_digest(void *data, const unsigned char *p,
+    size_t len);
+static void apiauth_sink_buf(void *data, const unsigned char *p, size_t len);
+
+
+/* RFC 3986 unreserved characters */
+static const unsigned char  apiauth_unreserved[256] = {
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+    ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1
+};
+
+
+static const unsigned char *
+apiauth_auth_skip_sp(const unsigned char *p, const unsigned char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    return p;
+}
+
+
+int
+apiauth_auth_parse(const unsigned char *s, size_t len, apiauth_auth_t *a)
+{
+    size_t                n;
+    unsigned              seen;
+    const unsigned char  *p, *end, *key, *eq, *val, *val_end;
+
+    end = s + len;
+    n = sizeof(APIAUTH_ALGORITHM) - 1;
+
+    if (len <= n || memcmp(s, APIAUTH_ALGORITHM, n) != 0
+        || (s[n] != ' ' && s[n] != '\t'))
+    {
+        return -1;
+    }
+
+    memset(a, 0, sizeof(apiauth_auth_t));
+    seen = 0;
+    p = s + n;
+
+    for ( ;; ) {
+        p = apiauth_auth_skip_sp(p, end);
+        key = p;
+
+        eq = NULL;
+        while (p < end && *p != ',' && *p != ' ' && *p != '\t') {
+            if (*p == '=' && eq == NULL) {
+                eq = p;
+            }
+            p++;
+        }
+
+        if (eq == NULL || eq == key || eq + 1 == p) {
+            return -1;
+        }
+
+        val = eq + 1;
+        val_end = p;
+        n = eq - key;
+
+        if (apiauth_str_eq(key, n, "Credential") && !(seen & 1)) {
+            seen |= 1;
+            a->credential = val;
+            a->credential_len = val_end - val;
+
+        } else if (apiauth_str_eq(key, n, "SignedHeaders") && !(seen & 2)) {
+            seen |= 2;
+            a->signed_headers = val;
+            a->signed_headers_len = val_end - val;
+
+        } else if (apiauth_str_eq(key, n, "Signature") && !(seen & 4)) {
+            seen |= 4;
+
+            if (val_end - val != 2 * APIAUTH_SHA256_LEN
+                || apiauth_unhex(a->signature, val, APIAUTH_SHA256_LEN) != 0)
+            {
+                return -1;
+            }
+
+        } else {
+            return -1;
+        }
+
+        p = apiauth_auth_skip_sp(p, end);
+
+        if (p == end) {
+            break;
+        }
+
+        if (*p++ != ',') {
+            return -1;
+        }
+    }
+
+    return seen == 7 ? 0 : -1;
+}
+
+
+static int
+apiauth_header_sent(const apiauth_header_t *headers, size_t nheaders,
+    const unsigned char *name, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < nheaders; i++) {
+        if (headers[i].name_len == len
+            && memcmp(headers[i].name, name, len) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* RFC 9110 token characters, upper case excluded */
+
+static int
+apiauth_header_name_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+           || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+
+int
+apiauth_signed_headers_check(const unsigned char *s, size_t len,
+    const apiauth_header_t *headers, size_t nheaders)
+{
+    size_t                n, prev_len, count;
+    unsigned              required;
+    const unsigned char  *p, *end, *name, *prev;
+
+    if (len == 0 || len > APIAUTH_SIGNED_HEADERS_MAX) {
+        return -1;
+    }
+
+    end = s + len;
+    p = s;
+    prev = NULL;
+    prev_len = 0;
+    required = 0;
+    count = 0;
+
+    while (p <= end) {
+        name = p;
+
+        while (p < end && *p != ';') {
+            if (!apiauth_header_name_char(*p)) {
+                return -1;
+            }
+            p++;
+        }
+
+        n = p - name;
+
+        if (n == 0 || ++count > APIAUTH_SIGNED_MAX) {
+            return -1;
+        }
+
+        /* strictly sorted, which also rules out duplicates */
+
+        if (prev) {
+            int  rc = memcmp(prev, name, prev_len < n ? prev_len : n);
+
+            if (rc > 0 || (rc == 0 && prev_len >= n)) {
+                return -1;
+            }
+        }
+
+        if (apiauth_str_eq(name, n, "authorization")
+            || !apiauth_header_sent(headers, nheaders, name, n))
+        {
+            return -1;
+        }
+
+        if (apiauth_str_eq(name, n, "host")) {
+            required |= 1;
+
+        } else if (apiauth_str_eq(name, n, "x-apiauth-date")) {
+            required |= 2;
+
+        } else if (apiauth_str_eq(name, n, "x-apiauth-nonce")) {
+            required |= 4;
+
+        } else if (apiauth_str_eq(name, n, "x-apiauth-content-sha256")) {
+            required |= 8;
+        }
+
+        prev = name;
+        prev_len = n;
+        p++;
+    }
+
+    if (apiauth_header_sent(headers, nheaders,
+                            (const unsigned char *) "x-apiauth-content-sha256",
+                            sizeof("x-apiauth-content-sha256") - 1))
+    {
+        return required == 15 ? 0 : -1;
+    }
+
+    return required == 7 ? 0 : -1;
+}
+
+
+int
+apiauth_date_parse(const unsigned char *s, size_t len, long long *date)
+{
+    size_t     i;
+    long long  v;
+
+    if (len == 0 || len > APIAUTH_DATE_MAX) {
+        return -1;
+    }
+
+    v = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+
+        v = v * 10 + (s[i] - '0');
+    }
+
+    *date = v;
+
+    return 0;
+}
+
+
+int
+apiauth_nonce_check(const unsigned char *s, size_t len)
+{
+    size_t  i;
+
+    if (len < APIAUTH_NONCE_MIN || len > APIAUTH_NONCE_MAX) {
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9')
+              || (s[i] >= 'A' && s[i] <= 'Z')
+              || (s[i] >= 'a' && s[i] <= 'z')
+              || s[i] == '_' || s[i] == '-'))
+        {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * RFC 3986 6.2.2.1 and 6.2.2.2: "%xx" upper-cased, unreserved characters
+ * decoded; never longer than its input, so dst may be src's own size
+ */
+
+static size_t
+apiauth_normalise(unsigned char *dst, const unsigned char *src, size_t len)
+{
+    unsigned char  c, *start;
+    const unsigned char *end;
+
+    start = dst;
+    end = src + len;
+
+    while (src < end) {
+        if (*src == '%' && end - src >= 3
+            && apiauth_unhex(&c, src + 1, 1) == 0)
+        {
+            if (apiauth_unreserved[c]) {
+                *dst++ = c;
+
+            } else {
+                *dst++ = '%';
+                *dst++ = (src[1] >= 'a') ? src[1] - 0x20 : src[1];
+                *dst++ = (src[2] >= 'a') ? src[2] - 0x20 : src[2];
+            }
+
+            src += 3;
+            continue;
+        }
+
+        *dst++ = *src++;
+    }
+
+    return dst - start;
+}
+
+
+static int
+apiauth_param_cmp(const void *one, const void *two)
+{
+    int                     rc;
+    const apiauth_param_t  *a, *b;
+
+    a = one;
+    b = two;
+
+    rc = memcmp(a->name, b->name,
+                a->name_len < b->name_len ? a->name_len : b->name_len);
+    if (rc || a->name_len != b->name_len) {
+        return rc ? rc : (a->name_len < b->name_len ? -1 : 1);
+    }
+
+    rc = memcmp(a->value, b->value,
+                a->value_len < b->value_len ? a->value_len : b->value_len);
+    if (rc || a->value_len != b->value_len) {
+        return rc ? rc : (a->value_len < b->value_len ? -1 : 1);
+    }
+
+    return 0;
+}
+
+
+static int
+apiauth_canonical_query(const apiauth_request_t *req,
+    apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data)
+{
+    size_t                n, i;
+    unsigned char        *out;
+    apiauth_param_t      *prm;
+    const unsigned char  *p, *end, *amp, *eq;
+
+    n = 0;
+    out = scratch->buf;
+    p = req->query;
+    end = p + req->query_len;
+
+    while (p < end) {
+        amp = memchr(p, '&', end - p);
+        if (amp == NULL) {
+            amp = end;
+        }
+
+        if (amp == p) {
+            p++;
+            continue;
+        }
+
+        if (n == APIAUTH_QUERY_PARAMS_MAX) {
+            return -1;
+        }
+
+        eq = memchr(p, '=', amp - p);
+        if (eq == NULL) {
+            eq = amp;
+        }
+
+        prm = &scratch->params[n++];
+
+        prm->name = out;
+        prm->name_len = apiauth_normalise(out, p, eq - p);
+        out += prm->name_len;
+
+        prm->value = out;
+        prm->value_len = (eq < amp) ? apiauth_normalise(out, eq + 1,
+                                                        amp - eq - 1)
+                                    : 0;
+        out += prm->value_len;
+
+        p = amp + 1;
+    }
+
+    if (n > 1) {
+        qsort(scratch->params, n, sizeof(apiauth_param_t), apiauth_param_cmp);
+    }
+
+    for (i = 0; i < n; i++) {
+        prm = &scratch->params[i];
+
+        if (i) {
+            sink(data, (const unsigned char *) "&", 1);
+        }
+
+        sink(data, prm->name, prm->name_len);
+        sink(data, (const unsigned char *) "=", 1);
+        sink(data, prm->value, prm->value_len);
+    }
+
+    return 0;
+}
+
+
+/* trims spaces and tabs, and folds inner runs of them into one space */
+
+static void
+apiauth_fold(const unsigned char *p, size_t len, apiauth_sink_pt sink,
+    void *data)
+{
+    const unsigned char  *end, *word;
+
+    end = p + len;
+
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    while (p < end) {
+        word = p;
+
+        while (p < end && *p != ' ' && *p != '\t') {
+            p++;
+        }
+
+        sink(data, word, p - word);
+
+        if (p == end) {
+            break;
+        }
+
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+
+        sink(data, (const unsigned char *) " ", 1);
+    }
+}
+
+
+int
+apiauth_canonical_request(const apiauth_request_t *req,
+    apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data)
+{
+    size_t                i, n, first;
+    const unsigned char  *p, *end, *name;
+    const apiauth_header_t  *h, *payload;
+
+    sink(data, req->method, req->method_len);
+    sink(data, (const unsigned char *) "\n", 1);
+
+    /* the path goes through the scratch buffer before the query does */
+
+    n = apiauth_normalise(scratch->buf, req->path, req->path_len);
+    sink(data, scratch->buf, n);
+    sink(data, (const unsigned char *) "\n", 1);
+
+    if (apiauth_canonical_query(req, scratch, sink, data) != 0) {
+        return -1;
+    }
+
+    sink(data, (const unsigned char *) "\n", 1);
+
+    p = req->signed_headers;
+    end = p + req->signed_headers_len;
+
+    while (p < end) {
+        name = p;
+        p = memchr(p, ';', end - p);
+        if (p == NULL) {
+            p = end;
+        }
+
+        n = p - name;
+        sink(data, name, n);
+        sink(data, (const unsigned char *) ":", 1);
+
+        first = 1;
+
+        for (i = 0; i < req->nheaders; i++) {
+            h = &req->headers[i];
+
+            if (h->name_len == n && memcmp(h->name, name, n) == 0) {
+                if (!first) {
+                    sink(data, (const unsigned char *) ",", 1);
+                }
+
+                apiauth_fold(h->value, h->value_len, sink, data);
+                first = 0;
+            }
+        }
+
+        sink(data, (const unsigned char *) "\n", 1);
+        p++;
+    }
+
+    sink(data, req->signed_headers, req->signed_headers_len);
+    sink(data, (const unsigned char *) "\n", 1);
+
+    payload = NULL;
+
+    for (i = 0; i < req->nheaders; i++) {
+        if (apiauth_str_eq(req->headers[i].name, req->headers[i].name_len,
+                           "x-apiauth-content-sha256"))
+        {
+            payload = &req->headers[i];
+            break;
+        }
+    }
+
+    if (payload) {
+        apiauth_fold(payload->value, payload->value_len, sink, data);
+
+    } else {
+        sink(data, (const unsigned char *) APIAUTH_UNSIGNED_PAYLOAD,
+             sizeof(APIAUTH_UNSIGNED_PAYLOAD) - 1);
+    }
+
+    return 0;
+}
+
+
+void
+apiauth_string_to_sign(const unsigned char *date, size_t date_len,
+    const unsigned char *nonce, size_t nonce_len,
+    const unsigned char *creq_hash_hex, apiauth_sink_pt sink, void *data)
+{
+    sink(data, (const unsigned char *) APIAUTH_ALGORITHM "\n",
+         sizeof(APIAUTH_ALGORITHM));
+    sink(data, date, date_len);
+    sink(data, (const unsigned char *) "\n", 1);
+    sink(data, nonce, nonce_len);
+    sink(data, (const unsigned char *) "\n", 1);
+    sink(data, creq_hash_hex, APIAUTH_SHA256_HEX_LEN);
+}
+
+
+static void
+apiauth_sink_digest(void *data, const unsigned char *p, size_t len)
+{
+    EVP_DigestUpdate(data, p, len);
+}
+
+
+static void
+apiauth_sink_buf(void *data, const unsigned char *p, size_t len)
+{
+    apiauth_buf_t  *buf = data;
+
+    memcpy(buf->p + buf->len, p, len);
+    buf->len += len;
+}
+
+
+int
+apiauth_sign(const apiauth_request_t *req, apiauth_scratch_t *scratch,
+    const unsigned char *date, size_t date_len,
+    const unsigned char *nonce, size_t nonce_len,
+    const unsigned char *secret, size_t secret_len, unsigned char *mac)
+{
+    unsigned int        len;
+    apiauth_buf_t       buf;
+    unsigned char       md[EVP_MAX_MD_SIZE];
+    unsigned char       hex[APIAUTH_SHA256_HEX_LEN];
+    unsigned char       sts[sizeof(APIAUTH_ALGORITHM) + APIAUTH_DATE_MAX
+                            + APIAUTH_NONCE_MAX + APIAUTH_SHA256_HEX_LEN + 2];
+    static EVP_MD_CTX  *ctx;
+
+    /* one context per process: workers and the tool are single-threaded */
+
+    if (ctx == NULL) {
+        ctx = EVP_MD_CTX_new();
+        if (ctx == NULL) {
+            return -1;
+        }
+    }
+
+    if (date_len > APIAUTH_DATE_MAX || nonce_len > APIAUTH_NONCE_MAX
+        || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+    {
+        return -1;
+    }
+
+    if (apiauth_canonical_request(req, scratch, apiauth_sink_digest, ctx)
+        != 0)
+    {
+        return -1;
+    }
+
+    if (EVP_DigestFinal_ex(ctx, md, &len) != 1) {
+        return -1;
+    }
+
+    apiauth_hex(hex, md, APIAUTH_SHA256_LEN);
+
+    /* the string to sign is short and bounded: it fits in sts */
+
+    buf.p = sts;
+    buf.len = 0;
+    apiauth_string_to_sign(date, date_len, nonce, nonce_len, hex,
+                           apiauth_sink_buf, &buf);
+
+    if (HMAC(EVP_sha256(), secret, (int) secret_len, sts, buf.len, mac, &len)
+        == NULL)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+apiauth_mac_compare(const unsigned char *a, size_t a_len,
+    const unsigned char *b, size_t b_len)
+{
+    if (a_len != b_len) {
+        return -1;
+    }
+
+    return CRYPTO_memcmp(a, b, a_len) == 0 ? 0 : -1;
+}
