@@ -1,0 +1,173 @@
+
+/*
+ * Copyright (C) ngx_http_apiauth_module authors
+ *
+ * apiauth-ctl: manages the key store in Redis.
+ */
+
+
+#ifndef _CTL_H_INCLUDED_
+#define _CTL_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+#include <getopt.h>
+
+#include <hiredis/hiredis.h>
+
+#include "apiauth_secret.h"
+
+
+#define CTL_VERSION        "0.1.0"
+
+#define CTL_EXIT_OK        0
+#define CTL_EXIT_RUNTIME   1
+#define CTL_EXIT_USAGE     2
+
+#define CTL_DEFAULT_REDIS  "redis://127.0.0.1:6379/0"
+#define CTL_DEFAULT_MASTER "/etc/apiauth/master.key"
+
+#define CTL_DEFAULT_MAX_KEYS  500
+#define CTL_DEFAULT_MAX_IPS   50
+
+/* every name carries the one hash tag: one slot on Redis Cluster */
+#define CTL_META           "{apiauth}:meta"
+#define CTL_KEYS           "{apiauth}:keys"
+#define CTL_KEY_PREFIX     "{apiauth}:key:"
+#define CTL_IFS            "{apiauth}:interfaces"
+#define CTL_IF_PREFIX      "{apiauth}:interface:"
+#define CTL_CHANNEL        "{apiauth}:changes"
+
+
+typedef struct {
+    const char     *redis_url;
+    const char     *password_file;
+    const char     *master_path;
+    int             json;
+
+    redisContext   *rc;
+    char            addr[512];        /* for messages, no password */
+
+    int             have_master;
+    unsigned char   master[APIAUTH_MASTER_KEY_LEN];
+    char            key_id[APIAUTH_KEY_ID_LEN + 1];
+} ctl_t;
+
+
+/* a key as the store holds it; strings are owned by the record */
+typedef struct {
+    char           *access_key;
+    char           *name;
+    char           *description;
+    char           *salt;
+    char           *status;
+    char           *apps;
+    char           *interfaces;
+    char           *ips;
+    long long       created;
+    long long       updated;
+    long long       expires;          /* 0: never */
+} ctl_key_t;
+
+
+typedef struct {
+    const char     *name;
+    int           (*handler)(int argc, char **argv);
+} ctl_cmd_t;
+
+
+extern ctl_t  ctl;
+
+
+/* main.c */
+int ctl_dispatch(const ctl_cmd_t *cmds, const char *object, int argc,
+    char **argv, void (*usage)(void));
+
+/* util.c */
+void ctl_fail(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *ctl_alloc(size_t n);
+char *ctl_strdup(const char *s);
+int ctl_parse_time(const char *s, time_t now, long long *t);
+void ctl_format_time(long long t, char *buf, size_t size);
+void ctl_random(unsigned char *buf, size_t n);
+void ctl_gen_access_key(char *out);
+void ctl_gen_salt(char *out);
+int ctl_parse_uint(const char *s, long long max, long long *v);
+void ctl_help_exit(const char *text) __attribute__((noreturn));
+int ctl_common_opt(int opt, char **argv, const char *help);
+
+/* master.c */
+void ctl_master_load(void);
+void ctl_master_check(void);
+void ctl_secret(const ctl_key_t *k, char *out);
+
+/* redis.c */
+void ctl_redis_connect(void);
+redisReply *ctl_redis_argv(int argc, const char **argv);
+redisReply *ctl_redis_cmd(const char *fmt, ...);
+redisReply *ctl_script(const char *body, int nkeys, int argc,
+    const char **argv);
+redisReply *ctl_scriptl(const char *body, int nkeys, ...)
+    __attribute__((sentinel));
+void ctl_script_fail(redisReply *r);
+char *ctl_now(void);
+
+/* json.c */
+void json_begin_object(void);
+void json_end_object(void);
+void json_begin_array(void);
+void json_end_array(void);
+void json_key(const char *key);
+void json_str(const char *s);
+void json_strn(const char *s, size_t len);
+void json_int(long long v);
+void json_bool(int v);
+void json_null(void);
+void json_end(void);
+void json_escape(FILE *f, const char *s, size_t len);
+
+/* output.c */
+typedef struct ctl_table_s  ctl_table_t;
+ctl_table_t *ctl_table_new(int ncols, ...);
+void ctl_table_row(ctl_table_t *t, ...);
+void ctl_table_print(ctl_table_t *t);
+void ctl_table_free(ctl_table_t *t);
+
+/* key.c */
+int do_key(int argc, char **argv);
+int ctl_key_read(const char *ak, ctl_key_t *k);
+void ctl_key_from_reply(ctl_key_t *k, const char *ak, redisReply *r);
+void ctl_key_free(ctl_key_t *k);
+void ctl_key_json(const ctl_key_t *k, int reveal);
+void ctl_list_json(const char *list, int split_all);
+
+/* interface.c */
+int do_interface(int argc, char **argv);
+
+/* config.c */
+int do_config(int argc, char **argv);
+long long ctl_config_get(const char *name, long long dflt);
+
+/* doctor.c */
+int do_init(int argc, char **argv);
+int do_doctor(int argc, char **argv);
+
+/* scripts.c, generated from scripts/ *.lua */
+extern const char  ctl_lua_prelude[];
+extern const char  ctl_lua_init[];
+extern const char  ctl_lua_key_create[];
+extern const char  ctl_lua_key_copy[];
+extern const char  ctl_lua_key_update[];
+extern const char  ctl_lua_key_rekey[];
+extern const char  ctl_lua_key_ip[];
+extern const char  ctl_lua_key_delete[];
+extern const char  ctl_lua_interface_add[];
+extern const char  ctl_lua_interface_remove[];
+extern const char  ctl_lua_config_set[];
+
+
+#endif /* _CTL_H_INCLUDED_ */

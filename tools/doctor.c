@@ -1,0 +1,448 @@
+
+/*
+ * Copyright (C) ngx_http_apiauth_module authors
+ *
+ * apiauth-ctl init and doctor: the master key and a Redis that keeps data.
+ */
+
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "ctl.h"
+
+
+#define DOCTOR_OK       0
+#define DOCTOR_WARN     1
+#define DOCTOR_FAIL     2
+#define DOCTOR_UNKNOWN  3
+
+
+static void doctor_report(const char *check, int status, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+static char *doctor_config_get(const char *name);
+static int doctor_run(int quiet);
+static void init_write_master(const char *path);
+
+
+static int  doctor_worst;
+static int  doctor_quiet;
+
+
+static const char  init_help[] =
+    "usage: apiauth-ctl init [--master-key FILE] [--use-existing] [--json]\n"
+    "\n"
+    "Creates the master key file (mode 0600; an existing file is never\n"
+    "overwritten) and records its id in the key store, then runs the\n"
+    "doctor's checks.  With --use-existing, records the id of an existing\n"
+    "master key file instead, e.g. to set up a new Redis for the same "
+    "nginx\nnodes.\n";
+
+static const char  doctor_help[] =
+    "usage: apiauth-ctl doctor [--json]\n"
+    "\n"
+    "Checks that the key store's Redis answers and keeps data (version,\n"
+    "appendonly, maxmemory-policy), the master key id, and counts keys and\n"
+    "interfaces.  Exit status 1 when a check fails.\n";
+
+
+static const char  *doctor_status_names[] = {
+    "ok", "warn", "FAIL", "could not check"
+};
+
+
+static void
+doctor_report(const char *check, int status, const char *fmt, ...)
+{
+    char     msg[1024];
+    va_list  ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    if (status != DOCTOR_UNKNOWN && status > doctor_worst) {
+        doctor_worst = status;
+    }
+
+    if (doctor_quiet) {
+        /* init shows only what needs fixing */
+        if (status != DOCTOR_OK) {
+            ctl_warn("%s: %s", check, msg);
+        }
+        return;
+    }
+
+    if (ctl.json) {
+        json_begin_object();
+        json_key("check");
+        json_str(check);
+        json_key("status");
+        json_str(status == DOCTOR_UNKNOWN ? "unknown"
+                                          : (status == DOCTOR_FAIL ? "fail"
+                                             : doctor_status_names[status]));
+        json_key("detail");
+        json_str(msg);
+        json_end_object();
+
+    } else {
+        printf("%-16s %-16s %s\n", check, doctor_status_names[status], msg);
+    }
+}
+
+
+/* NULL where CONFIG is not allowed (an ACL, a managed Redis) */
+
+static char *
+doctor_config_get(const char *name)
+{
+    char        *v;
+    redisReply  *r;
+
+    r = redisCommand(ctl.rc, "CONFIG GET %s", name);
+
+    if (r == NULL) {
+        ctl_fail(CTL_EXIT_RUNTIME, "lost the connection to Redis at %s: %s",
+                 ctl.addr, ctl.rc->errstr);
+    }
+
+    v = NULL;
+
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2
+        && r->element[1]->type == REDIS_REPLY_STRING)
+    {
+        v = ctl_strdup(r->element[1]->str);
+    }
+
+    freeReplyObject(r);
+
+    return v;
+}
+
+
+static int
+doctor_run(int quiet)
+{
+    int          major;
+    char        *v, *p;
+    long long    n;
+    redisReply  *r;
+
+    doctor_quiet = quiet;
+    doctor_worst = DOCTOR_OK;
+
+    r = ctl_redis_cmd("PING");
+    doctor_report("redis", DOCTOR_OK, "reachable at %s", ctl.addr);
+    freeReplyObject(r);
+
+    r = ctl_redis_cmd("INFO server");
+    p = (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+        ? strstr(r->str, "redis_version:") : NULL;
+
+    if (p) {
+        p += sizeof("redis_version:") - 1;
+        p[strcspn(p, "\r\n")] = '\0';
+        major = atoi(p);
+
+        /* ACL users need 6; scripts replicate their effects since 5 */
+
+        if (major >= 6) {
+            doctor_report("version", DOCTOR_OK, "Redis %s", p);
+
+        } else {
+            doctor_report("version", DOCTOR_FAIL, "Redis %s is too old: "
+                          "use Redis 6 or later", p);
+        }
+
+    } else {
+        doctor_report("version", DOCTOR_UNKNOWN, "INFO gave no version");
+    }
+
+    freeReplyObject(r);
+
+    v = doctor_config_get("appendonly");
+
+    if (v == NULL) {
+        doctor_report("persistence", DOCTOR_UNKNOWN, "CONFIG GET is not "
+                      "allowed; make sure appendonly is yes");
+
+    } else if (strcmp(v, "yes") == 0) {
+        doctor_report("persistence", DOCTOR_OK, "appendonly yes");
+
+    } else {
+        doctor_report("persistence", DOCTOR_WARN, "appendonly is %s: a "
+                      "restart loses key changes since the last snapshot; "
+                      "set \"appendonly yes\" in redis.conf", v);
+    }
+
+    free(v);
+
+    v = doctor_config_get("maxmemory-policy");
+
+    if (v == NULL) {
+        doctor_report("eviction", DOCTOR_UNKNOWN, "CONFIG GET is not "
+                      "allowed; make sure maxmemory-policy is noeviction");
+
+    } else if (strcmp(v, "noeviction") == 0
+               || strncmp(v, "volatile-", 9) == 0)
+    {
+        /* key store names never have a TTL: volatile-* never takes them */
+        doctor_report("eviction", DOCTOR_OK, "maxmemory-policy %s", v);
+
+    } else {
+        doctor_report("eviction", DOCTOR_FAIL, "maxmemory-policy %s can "
+                      "evict keys from the store; set \"maxmemory-policy "
+                      "noeviction\"", v);
+    }
+
+    free(v);
+
+    r = ctl_redis_cmd("HGET %s master_key_id", CTL_META);
+
+    if (r->type != REDIS_REPLY_STRING) {
+        doctor_report("master key", DOCTOR_FAIL,
+                      "the key store is not initialised: run "
+                      "\"apiauth-ctl init\"");
+
+    } else if (!ctl.have_master) {
+        doctor_report("master key", DOCTOR_UNKNOWN, "the store has id %s; "
+                      "cannot read \"%s\" to compare", r->str,
+                      ctl.master_path);
+
+    } else if (strcmp(r->str, ctl.key_id) != 0) {
+        doctor_report("master key", DOCTOR_FAIL, "\"%s\" has id %s, the key "
+                      "store was initialised with id %s", ctl.master_path,
+                      ctl.key_id, r->str);
+
+    } else {
+        doctor_report("master key", DOCTOR_OK, "id %s matches \"%s\"",
+                      ctl.key_id, ctl.master_path);
+    }
+
+    freeReplyObject(r);
+
+    r = ctl_redis_cmd("ZCARD %s", CTL_KEYS);
+    n = r->integer;
+    freeReplyObject(r);
+
+    doctor_report("keys", DOCTOR_OK, "%lld of max_keys %lld", n,
+                  ctl_config_get("max_keys", CTL_DEFAULT_MAX_KEYS));
+
+    r = ctl_redis_cmd("ZCARD %s", CTL_IFS);
+    doctor_report("interfaces", DOCTOR_OK, "%lld", r->integer);
+    freeReplyObject(r);
+
+    return doctor_worst;
+}
+
+
+int
+do_doctor(int argc, char **argv)
+{
+    int          opt, worst;
+    struct stat  st;
+
+    static const struct option  options[] = {
+        { "json", no_argument, NULL, 'J' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    optind = 0;
+
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        ctl_common_opt(opt, argv, doctor_help);
+    }
+
+    if (optind != argc) {
+        ctl_fail(CTL_EXIT_USAGE, "\"doctor\" takes no arguments");
+    }
+
+    ctl_redis_connect();
+
+    /* the master key is compared when it can be read, not required */
+
+    if (stat(ctl.master_path, &st) == 0 && access(ctl.master_path, R_OK) == 0)
+    {
+        ctl_master_load();
+    }
+
+    if (ctl.json) {
+        json_begin_object();
+        json_key("checks");
+        json_begin_array();
+    }
+
+    worst = doctor_run(0);
+
+    if (ctl.json) {
+        json_end_array();
+        json_key("ok");
+        json_bool(worst != DOCTOR_FAIL);
+        json_end_object();
+        json_end();
+    }
+
+    return worst == DOCTOR_FAIL ? CTL_EXIT_RUNTIME : CTL_EXIT_OK;
+}
+
+
+static void
+init_write_master(const char *path)
+{
+    int            fd;
+    char          *copy, *dir;
+    unsigned char  master[APIAUTH_MASTER_KEY_LEN];
+    unsigned char  text[APIAUTH_MASTER_HEX_LEN + 1];
+
+    /* a missing /etc/apiauth is made, for root only */
+
+    copy = ctl_strdup(path);
+    dir = dirname(copy);
+
+    if (access(dir, F_OK) != 0 && mkdir(dir, 0700) != 0) {
+        ctl_fail(CTL_EXIT_RUNTIME, "cannot create directory \"%s\": %s",
+                 dir, strerror(errno));
+    }
+
+    free(copy);
+
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd == -1) {
+        ctl_fail(CTL_EXIT_RUNTIME, "cannot create master key \"%s\": %s",
+                 path, strerror(errno));
+    }
+
+    ctl_random(master, sizeof(master));
+    apiauth_hex(text, master, sizeof(master));
+    text[APIAUTH_MASTER_HEX_LEN] = '\n';
+
+    if (write(fd, text, sizeof(text)) != (ssize_t) sizeof(text)
+        || fsync(fd) != 0)
+    {
+        close(fd);
+        unlink(path);
+        ctl_fail(CTL_EXIT_RUNTIME, "cannot write master key \"%s\": %s",
+                 path, strerror(errno));
+    }
+
+    close(fd);
+    memset(master, 0, sizeof(master));
+    memset(text, 0, sizeof(text));
+}
+
+
+int
+do_init(int argc, char **argv)
+{
+    int          opt, existing, created;
+    char         max_keys[16], max_ips[16];
+    struct stat  st;
+    redisReply  *r;
+
+    static const struct option  options[] = {
+        { "master-key", required_argument, NULL, 'm' },
+        { "use-existing", no_argument, NULL, 'E' },
+        { "json", no_argument, NULL, 'J' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    existing = 0;
+    optind = 0;
+
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'm': ctl.master_path = optarg; break;
+        case 'E': existing = 1; break;
+        default: ctl_common_opt(opt, argv, init_help);
+        }
+    }
+
+    if (optind != argc) {
+        ctl_fail(CTL_EXIT_USAGE, "\"init\" takes no arguments");
+    }
+
+    if (!existing && stat(ctl.master_path, &st) == 0) {
+        ctl_fail(CTL_EXIT_USAGE, "master key \"%s\" exists; refusing to "
+                 "overwrite it (--use-existing records its id instead)",
+                 ctl.master_path);
+    }
+
+    ctl_redis_connect();
+
+    if (existing) {
+        ctl_master_load();
+
+    } else {
+        r = ctl_redis_cmd("HGET %s master_key_id", CTL_META);
+
+        if (r->type == REDIS_REPLY_STRING) {
+            ctl_fail(CTL_EXIT_RUNTIME, "the key store at %s is initialised "
+                     "already, with master key id %s; use that key's file "
+                     "(--master-key)", ctl.addr, r->str);
+        }
+
+        freeReplyObject(r);
+
+        init_write_master(ctl.master_path);
+        ctl_master_load();
+    }
+
+    snprintf(max_keys, sizeof(max_keys), "%d", CTL_DEFAULT_MAX_KEYS);
+    snprintf(max_ips, sizeof(max_ips), "%d", CTL_DEFAULT_MAX_IPS);
+
+    r = redisCommand(ctl.rc, "EVAL %s%s 1 %s %s %s %s %s", ctl_lua_prelude,
+                     ctl_lua_init, CTL_META, ctl.key_id, ctl_now(), max_keys,
+                     max_ips);
+
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        /* nothing half-done: the file we made goes with the failure */
+        if (!existing) {
+            unlink(ctl.master_path);
+        }
+
+        if (r == NULL) {
+            ctl_fail(CTL_EXIT_RUNTIME, "lost the connection to Redis at "
+                     "%s: %s", ctl.addr, ctl.rc->errstr);
+        }
+
+        ctl_script_fail(r);
+    }
+
+    created = (strcmp(r->str, "OK") == 0);
+    freeReplyObject(r);
+
+    doctor_run(1);
+
+    if (ctl.json) {
+        json_begin_object();
+        json_key("master_key");
+        json_str(ctl.master_path);
+        json_key("master_key_id");
+        json_str(ctl.key_id);
+        json_key("redis");
+        json_str(ctl.addr);
+        json_key("initialised");
+        json_bool(created);
+        json_end_object();
+        json_end();
+
+    } else if (created) {
+        printf("initialised the key store at %s with master key \"%s\" "
+               "(id %s)\n", ctl.addr, ctl.master_path, ctl.key_id);
+
+    } else {
+        printf("the key store at %s was initialised already with master "
+               "key id %s\n", ctl.addr, ctl.key_id);
+    }
+
+    return CTL_EXIT_OK;
+}

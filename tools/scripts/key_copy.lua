@@ -1,0 +1,27 @@
+-- KEYS: meta, index, source key, new key.  ARGV: id, now, source ak,
+-- new ak, name, salt, status, expires ('' for never).
+local e = check_id()
+if e then return e end
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  return redis.error_reply('NOKEY ' .. ARGV[3])
+end
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  return redis.error_reply('EXISTS ' .. ARGV[4])
+end
+local max = limit('max_keys')
+if redis.call('ZCARD', KEYS[2]) >= max then
+  return redis.error_reply('MAXKEYS ' .. max)
+end
+local s = redis.call('HMGET', KEYS[3], 'description', 'apps', 'interfaces',
+                     'ips')
+local f = { 'name', ARGV[5], 'description', s[1] or '', 'salt', ARGV[6],
+            'status', ARGV[7], 'created', ARGV[2], 'updated', ARGV[2],
+            'apps', s[2] or '*', 'interfaces', s[3] or '*', 'ips', s[4] or '' }
+if ARGV[8] ~= '' then
+  f[#f + 1] = 'expires'
+  f[#f + 1] = ARGV[8]
+end
+redis.call('HSET', KEYS[4], unpack(f))
+redis.call('ZADD', KEYS[2], 0, ARGV[4])
+changed('key.copy', { ARGV[4] })
+return 'OK'
