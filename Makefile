@@ -109,7 +109,8 @@ $(BUILD)/apiauth-ctl: $(TOOL_SRCS) $(TOOL_HDRS) $(SHARED_SRCS) $(SHARED_HDRS) \
 
 unit: deps $(UNIT_BINS)
 
-$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h $(SHARED_SRCS) $(SHARED_HDRS)
+$(BUILD)/unit/%: t/unit/%.c t/unit/tap.h t/unit/json_reader.h \
+                 $(SHARED_SRCS) $(SHARED_HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(TOOL_CFLAGS) -It/unit -o $@ $< $(SHARED_SRCS) $(TOOL_LIBS)
 
@@ -118,10 +119,10 @@ test: all
 	APIAUTH_BUILD=$(CURDIR)/$(BUILD) APIAUTH_SAN=$(SAN) prove -r t/
 
 demo: all
-	APIAUTH_BUILD=$(CURDIR)/$(BUILD) sh tools/demo.sh
+	APIAUTH_BUILD=$(CURDIR)/$(BUILD) bash tools/demo.sh
 
 bench: all
-	APIAUTH_BUILD=$(CURDIR)/$(BUILD) sh tools/bench.sh
+	APIAUTH_BUILD=$(CURDIR)/$(BUILD) bash tools/bench.sh
 
 install: all
 	install -d $(DESTDIR)$(MODULES_DIR) $(DESTDIR)$(PREFIX)/bin

@@ -308,10 +308,16 @@ apiauth_ip_list_parse(const unsigned char *s, size_t len,
     size_t               n;
     const unsigned char  *end, *comma;
 
+    if (len == 0) {
+        return 0;
+    }
+
     n = 0;
     end = s + len;
 
-    while (s < end) {
+    /* every entry counts, an empty one too: "a," is refused */
+
+    for ( ;; ) {
         comma = memchr(s, ',', end - s);
         if (comma == NULL) {
             comma = end;
@@ -322,8 +328,11 @@ apiauth_ip_list_parse(const unsigned char *s, size_t len,
         }
 
         n++;
+
+        if (comma == end) {
+            return (int) n;
+        }
+
         s = comma + 1;
     }
-
-    return (int) n;
 }

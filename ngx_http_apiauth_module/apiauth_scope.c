@@ -79,6 +79,10 @@ apiauth_scope_match(const unsigned char *list, size_t len,
             return 1;
         }
 
+        if (comma == end) {
+            break;
+        }
+
         list = comma + 1;
     }
 

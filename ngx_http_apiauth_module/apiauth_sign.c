@@ -196,7 +196,7 @@ apiauth_signed_headers_check(const unsigned char *s, size_t len,
     required = 0;
     count = 0;
 
-    while (p <= end) {
+    for ( ;; ) {
         name = p;
 
         while (p < end && *p != ';') {
@@ -243,6 +243,11 @@ apiauth_signed_headers_check(const unsigned char *s, size_t len,
 
         prev = name;
         prev_len = n;
+
+        if (p == end) {
+            break;
+        }
+
         p++;
     }
 
@@ -415,6 +420,10 @@ apiauth_canonical_query(const apiauth_request_t *req,
                                     : 0;
         out += prm->value_len;
 
+        if (amp == end) {
+            break;
+        }
+
         p = amp + 1;
     }
 
@@ -531,6 +540,11 @@ apiauth_canonical_request(const apiauth_request_t *req,
         }
 
         sink(data, (const unsigned char *) "\n", 1);
+
+        if (p == end) {
+            break;
+        }
+
         p++;
     }
 

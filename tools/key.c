@@ -33,6 +33,7 @@ static int key_args(int argc, char **argv, const char *help, int min,
 static const char *key_access_key(const char *s);
 static void key_store_name(char *buf, const char *ak);
 static void key_strv_add(key_strv_t *v, const char *s);
+static void key_strv_free(key_strv_t *v, int items);
 static char *key_scope_canon(const char *what, key_strv_t *v);
 static char *key_ips_canon(key_strv_t *v, key_strv_t *out);
 static void key_print_human(const ctl_key_t *k, int reveal);
@@ -265,6 +266,22 @@ key_strv_add(key_strv_t *v, const char *s)
 
     v->items = items;
     v->items[v->n++] = (char *) s;
+}
+
+
+static void
+key_strv_free(key_strv_t *v, int items)
+{
+    int  i;
+
+    if (items) {
+        for (i = 0; i < v->n; i++) {
+            free(v->items[i]);
+        }
+    }
+
+    free(v->items);
+    memset(v, 0, sizeof(key_strv_t));
 }
 
 
@@ -800,6 +817,14 @@ key_create(int argc, char **argv)
     freeReplyObject(r);
 
     key_print_secret(ak_buf, "create");
+
+    free(apps);
+    free(interfaces);
+    free(ips);
+    key_strv_free(&app_v, 0);
+    key_strv_free(&if_v, 0);
+    key_strv_free(&ip_v, 0);
+    key_strv_free(&canon, 1);
 
     return CTL_EXIT_OK;
 }
@@ -1467,6 +1492,8 @@ key_scope(int argc, char **argv)
     }
 
     n = 0;
+    apps = NULL;
+    interfaces = NULL;
 
     if (app_v.n) {
         apps = key_scope_canon("app", &app_v);
@@ -1485,6 +1512,11 @@ key_scope(int argc, char **argv)
 
     key_update(ak, "scope", n / 2, fv, 0, NULL);
     key_done(ak, "key \"%s\": scope set%s", "");
+
+    free(apps);
+    free(interfaces);
+    key_strv_free(&app_v, 0);
+    key_strv_free(&if_v, 0);
 
     return CTL_EXIT_OK;
 }
@@ -1625,6 +1657,8 @@ key_ip(int argc, char **argv)
     }
 
     ctl_key_free(&k);
+    key_strv_free(&in, 0);
+    key_strv_free(&canon, 1);
 
     return CTL_EXIT_OK;
 }
