@@ -1,6 +1,8 @@
 
 /*
  * Copyright (C) ngx_http_apiauth_module authors
+ *
+ * Directives, configuration, variables and process hooks.
  */
 
 
@@ -11,32 +13,934 @@
 #include "ngx_http_apiauth_module.h"
 
 
-static ngx_http_module_t  ngx_http_apiauth_module_ctx = {
-    NULL,                                  /* preconfiguration */
-    NULL,                                  /* postconfiguration */
+#define NGX_HTTP_APIAUTH_DEFAULT_PORT    6379
+#define NGX_HTTP_APIAUTH_CACHE_SIZE      (16 * 1024 * 1024)
+#define NGX_HTTP_APIAUTH_NONCE_SIZE      (64 * 1024 * 1024)
 
-    NULL,                                  /* create main configuration */
+
+static ngx_int_t ngx_http_apiauth_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_apiauth_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_apiauth_init(ngx_conf_t *cf);
+static void *ngx_http_apiauth_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_apiauth_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_apiauth_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_apiauth(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_apiauth_redis(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_apiauth_redis_address(ngx_conf_t *cf,
+    ngx_http_apiauth_main_conf_t *amcf, ngx_str_t *addr);
+static char *ngx_http_apiauth_read_file(ngx_conf_t *cf, ngx_str_t *name,
+    u_char *buf, size_t size, ssize_t *n);
+static char *ngx_http_apiauth_master_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_apiauth_name(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_apiauth_init_process(ngx_cycle_t *cycle);
+static void ngx_http_apiauth_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_conf_enum_t  ngx_http_apiauth_modes[] = {
+    { ngx_string("off"), NGX_HTTP_APIAUTH_OFF },
+    { ngx_string("signature"), NGX_HTTP_APIAUTH_SIGNATURE },
+    { ngx_string("token"), NGX_HTTP_APIAUTH_TOKEN },
+    { ngx_string("any"), NGX_HTTP_APIAUTH_ANY },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_command_t  ngx_http_apiauth_commands[] = {
+
+    { ngx_string("apiauth_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_apiauth_redis,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apiauth_master_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_apiauth_master_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apiauth_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_apiauth_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_main_conf_t, cache_zone),
+      NULL },
+
+    { ngx_string("apiauth_nonce"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_apiauth_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_main_conf_t, nonce_zone),
+      NULL },
+
+    { ngx_string("apiauth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_apiauth,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, mode),
+      &ngx_http_apiauth_modes },
+
+    { ngx_string("apiauth_app"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_apiauth_name,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, app),
+      NULL },
+
+    { ngx_string("apiauth_interface"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_apiauth_name,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, interface),
+      NULL },
+
+    { ngx_string("apiauth_clock_skew"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, clock_skew),
+      NULL },
+
+    { ngx_string("apiauth_replay_protection"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, replay),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_apiauth_module_ctx = {
+    ngx_http_apiauth_add_variables,        /* preconfiguration */
+    ngx_http_apiauth_init,                 /* postconfiguration */
+
+    ngx_http_apiauth_create_main_conf,     /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    NULL,                                  /* create location configuration */
-    NULL                                   /* merge location configuration */
+    ngx_http_apiauth_create_loc_conf,      /* create location configuration */
+    ngx_http_apiauth_merge_loc_conf        /* merge location configuration */
 };
 
 
 ngx_module_t  ngx_http_apiauth_module = {
     NGX_MODULE_V1,
     &ngx_http_apiauth_module_ctx,          /* module context */
-    NULL,                                  /* module directives */
+    ngx_http_apiauth_commands,             /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     NULL,                                  /* init module */
-    NULL,                                  /* init process */
+    ngx_http_apiauth_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_apiauth_exit_process,         /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+#define ngx_http_apiauth_reason(code, shown, status, result)                 \
+    { ngx_string(code), ngx_string(shown), status, ngx_string(result) }
+
+/* unknown_key, bad_signature and bad_secret look alike: no enumeration */
+
+ngx_http_apiauth_reason_t  ngx_http_apiauth_reasons[] = {
+    ngx_http_apiauth_reason("", "", 0, ""),
+    ngx_http_apiauth_reason("ok", "ok", NGX_OK, "ok"),
+    ngx_http_apiauth_reason("missing_credentials", "missing_credentials",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("malformed_credentials", "malformed_credentials",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("clock_skew", "clock_skew",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("unknown_key", "invalid_credentials",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("bad_signature", "invalid_credentials",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("bad_secret", "invalid_credentials",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("replayed_nonce", "replayed_nonce",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("expired_key", "expired_key",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("disabled_key", "disabled_key",
+                            NGX_HTTP_FORBIDDEN, "denied"),
+    ngx_http_apiauth_reason("ip_not_allowed", "ip_not_allowed",
+                            NGX_HTTP_FORBIDDEN, "denied"),
+    ngx_http_apiauth_reason("scope_denied", "scope_denied",
+                            NGX_HTTP_FORBIDDEN, "denied"),
+    ngx_http_apiauth_reason("store_unavailable", "store_unavailable",
+                            NGX_HTTP_SERVICE_UNAVAILABLE, "error")
+};
+
+
+#define NGX_HTTP_APIAUTH_VAR_ACCESS_KEY  0
+#define NGX_HTTP_APIAUTH_VAR_KEY_NAME    1
+#define NGX_HTTP_APIAUTH_VAR_RESULT      2
+#define NGX_HTTP_APIAUTH_VAR_REASON      3
+
+
+static ngx_http_variable_t  ngx_http_apiauth_vars[] = {
+
+    { ngx_string("apiauth_access_key"), NULL, ngx_http_apiauth_variable,
+      NGX_HTTP_APIAUTH_VAR_ACCESS_KEY, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apiauth_key_name"), NULL, ngx_http_apiauth_variable,
+      NGX_HTTP_APIAUTH_VAR_KEY_NAME, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apiauth_result"), NULL, ngx_http_apiauth_variable,
+      NGX_HTTP_APIAUTH_VAR_RESULT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apiauth_reason"), NULL, ngx_http_apiauth_variable,
+      NGX_HTTP_APIAUTH_VAR_REASON, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_apiauth_request_id = ngx_string("request_id");
+
+
+/*
+ * an internal redirect zeroes the module context; the state is then found
+ * again in its pool cleanup, as realip finds its address
+ */
+
+ngx_http_apiauth_ctx_t *
+ngx_http_apiauth_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_apiauth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_apiauth_module);
+
+    if (ctx == NULL && (r->internal || r->filter_finalize)) {
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_apiauth_ctx_cleanup) {
+                ctx = cln->data;
+                break;
+            }
+        }
+    }
+
+    return ctx;
+}
+
+
+/* a request that ends while parked leaves its lookup behind */
+
+void
+ngx_http_apiauth_ctx_cleanup(void *data)
+{
+    ngx_http_apiauth_ctx_t  *ctx = data;
+
+    if (ctx->lookup) {
+        ngx_http_apiauth_lookup_detach(ctx);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_apiauth_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t               *s;
+    ngx_http_apiauth_ctx_t  *ctx;
+
+    ctx = ngx_http_apiauth_get_ctx(r);
+
+    if (ctx == NULL || ctx->reason == NGX_HTTP_APIAUTH_NONE) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+
+    case NGX_HTTP_APIAUTH_VAR_ACCESS_KEY:
+        s = &ctx->access_key;
+        break;
+
+    case NGX_HTTP_APIAUTH_VAR_KEY_NAME:
+        /* the name of a key only once its credentials hold */
+        if (!ctx->have_key || ctx->cred_reason != NGX_HTTP_APIAUTH_OK) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        s = &ctx->key.name;
+        break;
+
+    case NGX_HTTP_APIAUTH_VAR_RESULT:
+        s = &ngx_http_apiauth_reasons[ctx->reason].result;
+        break;
+
+    default: /* NGX_HTTP_APIAUTH_VAR_REASON */
+        s = &ngx_http_apiauth_reasons[ctx->reason].code;
+        break;
+    }
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_apiauth_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_apiauth_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_apiauth_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    amcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_apiauth_main_conf_t));
+    if (amcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     amcf->redis_text = { 0, NULL };
+     *     amcf->redis_host = NULL;
+     *     amcf->redis_unix = NULL;
+     *     amcf->redis_db = 0;
+     *     amcf->redis_user = { 0, NULL };
+     *     amcf->redis_password = { 0, NULL };
+     *     amcf->master_file = { 0, NULL };
+     *     amcf->cache_zone = NULL;
+     *     amcf->nonce_zone = NULL;
+     *     amcf->max_skew = 0;
+     *     amcf->used_file = { 0, NULL };
+     *     amcf->used_line = 0;
+     */
+
+    amcf->connect_timeout = NGX_CONF_UNSET_MSEC;
+    amcf->timeout = NGX_CONF_UNSET_MSEC;
+    amcf->request_id_index = NGX_ERROR;
+
+    return amcf;
+}
+
+
+static void *
+ngx_http_apiauth_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_apiauth_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_apiauth_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->app = NULL;
+     *     conf->interface = NULL;
+     */
+
+    conf->mode = NGX_CONF_UNSET_UINT;
+    conf->clock_skew = NGX_CONF_UNSET;
+    conf->replay = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_apiauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_apiauth_loc_conf_t *prev = parent;
+    ngx_http_apiauth_loc_conf_t *conf = child;
+
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    ngx_conf_merge_uint_value(conf->mode, prev->mode, NGX_HTTP_APIAUTH_OFF);
+    ngx_conf_merge_sec_value(conf->clock_skew, prev->clock_skew, 300);
+    ngx_conf_merge_value(conf->replay, prev->replay, 1);
+
+    if (conf->app == NULL) {
+        conf->app = prev->app;
+    }
+
+    if (conf->interface == NULL) {
+        conf->interface = prev->interface;
+    }
+
+    /* a nonce is remembered as long as the widest window accepts it */
+
+    if (conf->mode != NGX_HTTP_APIAUTH_OFF) {
+        amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apiauth_module);
+
+        if (conf->clock_skew > amcf->max_skew) {
+            amcf->max_skew = conf->clock_skew;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_apiauth(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apiauth_loc_conf_t *alcf = conf;
+
+    char                          *rv;
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    rv = ngx_conf_set_enum_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* remembered so that a missing apiauth_redis can name its user */
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apiauth_module);
+
+    if (alcf->mode != NGX_HTTP_APIAUTH_OFF && amcf->used_line == 0) {
+        amcf->used_file = cf->conf_file->file.name;
+        amcf->used_line = cf->conf_file->line;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_apiauth_name(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char                      *rv;
+    ngx_str_t                 *value;
+    ngx_http_complex_value_t  **cv;
+
+    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    /* a name without variables is checked now, not per request */
+
+    cv = (ngx_http_complex_value_t **) ((char *) conf + cmd->offset);
+    value = cf->args->elts;
+
+    if ((*cv)->lengths == NULL
+        && apiauth_plain_name_check(value[1].data, value[1].len) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid name \"%V\": use " APIAUTH_PLAIN_NAME_RULE,
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_apiauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apiauth_main_conf_t *amcf = conf;
+
+    u_char      buf[512], *p;
+    ssize_t     n;
+    ngx_int_t   db;
+    ngx_str_t  *value, s, file;
+    ngx_uint_t  i;
+
+    if (amcf->redis_text.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    amcf->redis_text = value[1];
+
+    if (ngx_http_apiauth_redis_address(cf, amcf, &value[1]) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+            db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+            if (db == NGX_ERROR) {
+                goto invalid;
+            }
+
+            amcf->redis_db = db;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "user=", 5) == 0) {
+            amcf->redis_user.data = value[i].data + 5;
+            amcf->redis_user.len = value[i].len - 5;
+
+            if (amcf->redis_user.len == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "password_file=", 14) == 0) {
+            file.data = value[i].data + 14;
+            file.len = value[i].len - 14;
+
+            if (ngx_http_apiauth_read_file(cf, &file, buf, sizeof(buf), &n)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+                n--;
+            }
+
+            if (n == 0 || n == sizeof(buf)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "apiauth: password file \"%V\" must hold "
+                                   "one line of 1 to %uz bytes", &file,
+                                   sizeof(buf) - 1);
+                return NGX_CONF_ERROR;
+            }
+
+            p = ngx_pnalloc(cf->pool, n);
+            if (p == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            amcf->redis_password.data = ngx_cpymem(p, buf, n) - n;
+            amcf->redis_password.len = n;
+            ngx_explicit_memzero(buf, sizeof(buf));
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "connect_timeout=", 16) == 0) {
+            s.data = value[i].data + 16;
+            s.len = value[i].len - 16;
+
+            amcf->connect_timeout = ngx_parse_time(&s, 0);
+            if (amcf->connect_timeout == (ngx_msec_t) NGX_ERROR
+                || amcf->connect_timeout == 0)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "timeout=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            amcf->timeout = ngx_parse_time(&s, 0);
+            if (amcf->timeout == (ngx_msec_t) NGX_ERROR || amcf->timeout == 0)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    if (amcf->redis_user.len && amcf->redis_password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "apiauth: \"user=\" needs \"password_file=\"");
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_conf_init_msec_value(amcf->connect_timeout, 1000);
+    ngx_conf_init_msec_value(amcf->timeout, 1000);
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * hiredis resolves names with a blocking getaddrinfo(): names are resolved
+ * here, once, and workers connect to the address
+ */
+
+static char *
+ngx_http_apiauth_redis_address(ngx_conf_t *cf,
+    ngx_http_apiauth_main_conf_t *amcf, ngx_str_t *addr)
+{
+    u_char     text[NGX_SOCKADDR_STRLEN];
+    size_t     len;
+    ngx_url_t  u;
+
+    if (addr->len > 5 && ngx_strncmp(addr->data, "unix:", 5) == 0) {
+        amcf->redis_unix = ngx_pnalloc(cf->pool, addr->len - 5 + 1);
+        if (amcf->redis_unix == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_cpystrn(amcf->redis_unix, addr->data + 5, addr->len - 5 + 1);
+
+        return NGX_CONF_OK;
+    }
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *addr;
+    u.default_port = NGX_HTTP_APIAUTH_DEFAULT_PORT;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s in \"apiauth_redis\" \"%V\"", u.err, addr);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "apiauth: \"%V\" has no address", addr);
+        return NGX_CONF_ERROR;
+    }
+
+    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, text,
+                        NGX_SOCKADDR_STRLEN, 0);
+
+    amcf->redis_host = ngx_pnalloc(cf->pool, len + 1);
+    if (amcf->redis_host == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_cpystrn(amcf->redis_host, text, len + 1);
+
+    /* ngx_sock_ntop() puts IPv6 in brackets only with a port */
+    amcf->redis_port = ngx_inet_get_port(u.addrs[0].sockaddr);
+
+    return NGX_CONF_OK;
+}
+
+
+/* the master reads these files at configuration time; workers never do */
+
+static char *
+ngx_http_apiauth_read_file(ngx_conf_t *cf, ngx_str_t *name, u_char *buf,
+    size_t size, ssize_t *n)
+{
+    ngx_fd_t   fd;
+    ngx_str_t  full;
+
+    full = *name;
+
+    if (ngx_conf_full_name(cf->cycle, &full, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(full.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "apiauth: cannot read \"%V\"", &full);
+        return NGX_CONF_ERROR;
+    }
+
+    *n = ngx_read_fd(fd, buf, size);
+
+    if (*n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "apiauth: cannot read \"%V\"", &full);
+        ngx_close_file(fd);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_close_file(fd);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_apiauth_master_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apiauth_main_conf_t *amcf = conf;
+
+    u_char      buf[256];
+    ssize_t     n;
+    ngx_str_t  *value;
+
+    if (amcf->master_file.len) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_http_apiauth_read_file(cf, &value[1], buf, sizeof(buf), &n)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (apiauth_master_key_parse(buf, n, amcf->master) != 0) {
+        ngx_explicit_memzero(buf, sizeof(buf));
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "apiauth: master key \"%V\" must hold 64 hex "
+                           "characters and a newline", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_explicit_memzero(buf, sizeof(buf));
+
+    if (apiauth_master_key_id(amcf->master, amcf->master_id) != 0) {
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->master_file = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* apiauth_cache zone=NAME:SIZE [ttl=] [negative_ttl=]; apiauth_nonce */
+
+static char *
+ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char           *colon;
+    ssize_t           size;
+    ngx_str_t        *value, name, s;
+    ngx_uint_t        i;
+    ngx_msec_t        ttl, negative_ttl;
+    ngx_shm_zone_t  **zone;
+
+    zone = (ngx_shm_zone_t **) (p + cmd->offset);
+
+    if (*zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name.len = 0;
+    size = 0;
+    ttl = 30000;
+    negative_ttl = 5000;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            name.data = value[i].data + 5;
+            colon = (u_char *) ngx_strchr(name.data, ':');
+
+            if (colon == NULL) {
+                goto invalid;
+            }
+
+            name.len = colon - name.data;
+            s.data = colon + 1;
+            s.len = value[i].data + value[i].len - s.data;
+
+            size = ngx_parse_size(&s);
+
+            if (name.len == 0 || size == NGX_ERROR) {
+                goto invalid;
+            }
+
+            if (size < (ssize_t) (8 * ngx_pagesize)) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "zone \"%V\" is too small", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (zone == &((ngx_http_apiauth_main_conf_t *) p)->cache_zone) {
+
+            if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
+                s.data = value[i].data + 4;
+                s.len = value[i].len - 4;
+
+                ttl = ngx_parse_time(&s, 0);
+                if (ttl == (ngx_msec_t) NGX_ERROR) {
+                    goto invalid;
+                }
+
+                continue;
+            }
+
+            if (ngx_strncmp(value[i].data, "negative_ttl=", 13) == 0) {
+                s.data = value[i].data + 13;
+                s.len = value[i].len - 13;
+
+                negative_ttl = ngx_parse_time(&s, 0);
+                if (negative_ttl == (ngx_msec_t) NGX_ERROR) {
+                    goto invalid;
+                }
+
+                continue;
+            }
+        }
+
+        goto invalid;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (zone == &((ngx_http_apiauth_main_conf_t *) p)->cache_zone) {
+        *zone = ngx_http_apiauth_cache_add(cf, &name, size, ttl,
+                                           negative_ttl);
+
+    } else {
+        *zone = ngx_http_apiauth_nonce_add(cf, &name, size);
+    }
+
+    return *zone ? NGX_CONF_OK : NGX_CONF_ERROR;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_apiauth_init(ngx_conf_t *cf)
+{
+    ngx_str_t                      name;
+    ngx_http_handler_pt           *h;
+    ngx_http_core_main_conf_t     *cmcf;
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apiauth_module);
+
+    /* where apiauth is used nowhere, nginx runs as if without the module */
+
+    if (amcf->used_line == 0) {
+        return NGX_OK;
+    }
+
+    if (amcf->redis_text.len == 0 || amcf->master_file.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"apiauth\" in %V:%ui needs \"%s\" in the http block",
+                      &amcf->used_file, amcf->used_line,
+                      amcf->redis_text.len ? "apiauth_master_key"
+                                           : "apiauth_redis");
+        return NGX_ERROR;
+    }
+
+    if (amcf->cache_zone == NULL) {
+        ngx_str_set(&name, "apiauth_cache");
+        amcf->cache_zone = ngx_http_apiauth_cache_add(cf, &name,
+                                                  NGX_HTTP_APIAUTH_CACHE_SIZE,
+                                                  30000, 5000);
+        if (amcf->cache_zone == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (amcf->nonce_zone == NULL) {
+        ngx_str_set(&name, "apiauth_nonce");
+        amcf->nonce_zone = ngx_http_apiauth_nonce_add(cf, &name,
+                                                  NGX_HTTP_APIAUTH_NONCE_SIZE);
+        if (amcf->nonce_zone == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    amcf->request_id_index = ngx_http_get_variable_index(cf,
+                                                  &ngx_http_apiauth_request_id);
+    if (amcf->request_id_index == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_apiauth_handler;
+
+    return ngx_http_apiauth_filter_init(cf);
+}
+
+
+static ngx_int_t
+ngx_http_apiauth_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_apiauth_module);
+
+    if (amcf == NULL || amcf->used_line == 0) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_apiauth_lookup_init(cycle, amcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_apiauth_redis_init(cycle, amcf);
+}
+
+
+/* an open connection at exit is an [alert]: close it first */
+
+static void
+ngx_http_apiauth_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_apiauth_redis_exit();
+}

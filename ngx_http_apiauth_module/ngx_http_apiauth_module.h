@@ -12,6 +12,9 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
 #include "apiauth_secret.h"
 #include "apiauth_key.h"
 #include "apiauth_ip.h"
@@ -19,7 +22,212 @@
 #include "apiauth_sign.h"
 
 
-extern ngx_module_t  ngx_http_apiauth_module;
+/* apiauth modes; a credential type is admitted where mode & type */
+#define NGX_HTTP_APIAUTH_OFF             0
+#define NGX_HTTP_APIAUTH_SIGNATURE       1
+#define NGX_HTTP_APIAUTH_TOKEN           2
+#define NGX_HTTP_APIAUTH_ANY             3
+
+
+/* reason codes: index into ngx_http_apiauth_reasons[] */
+#define NGX_HTTP_APIAUTH_NONE                   0
+#define NGX_HTTP_APIAUTH_OK                     1
+#define NGX_HTTP_APIAUTH_MISSING_CREDENTIALS    2
+#define NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS  3
+#define NGX_HTTP_APIAUTH_CLOCK_SKEW             4
+#define NGX_HTTP_APIAUTH_UNKNOWN_KEY            5
+#define NGX_HTTP_APIAUTH_BAD_SIGNATURE          6
+#define NGX_HTTP_APIAUTH_BAD_SECRET             7
+#define NGX_HTTP_APIAUTH_REPLAYED_NONCE         8
+#define NGX_HTTP_APIAUTH_EXPIRED_KEY            9
+#define NGX_HTTP_APIAUTH_DISABLED_KEY           10
+#define NGX_HTTP_APIAUTH_IP_NOT_ALLOWED         11
+#define NGX_HTTP_APIAUTH_SCOPE_DENIED           12
+#define NGX_HTTP_APIAUTH_STORE_UNAVAILABLE      13
+
+
+/* the request's progress through the handler; it survives re-entry */
+#define NGX_HTTP_APIAUTH_STATE_NEW       0
+#define NGX_HTTP_APIAUTH_STATE_WAITING   1      /* parked on a lookup */
+#define NGX_HTTP_APIAUTH_STATE_LOOKED_UP 2      /* the lookup answered */
+#define NGX_HTTP_APIAUTH_STATE_DONE      3      /* credentials judged */
+
+
+/* what a lookup found */
+#define NGX_HTTP_APIAUTH_KEY_FOUND       0
+#define NGX_HTTP_APIAUTH_KEY_UNKNOWN     1
+#define NGX_HTTP_APIAUTH_KEY_UNAVAILABLE 2
+
+
+#define NGX_HTTP_APIAUTH_MAX_IPS         1024
+
+
+typedef struct {
+    ngx_str_t                   code;           /* exact, for logs */
+    ngx_str_t                   shown;          /* told to the client */
+    ngx_uint_t                  status;
+    ngx_str_t                   result;         /* $apiauth_result */
+} ngx_http_apiauth_reason_t;
+
+
+/* a key as a request sees it: copied out of shared memory or a reply */
+typedef struct {
+    ngx_str_t                   name;
+    ngx_str_t                   apps;
+    ngx_str_t                   interfaces;
+    apiauth_ip_entry_t         *ips;
+    ngx_uint_t                  nips;
+    time_t                      expires;        /* 0: never */
+    ngx_uint_t                  enabled;
+    u_char                      secret[APIAUTH_SECRET_LEN];
+} ngx_http_apiauth_key_t;
+
+
+typedef struct {
+    /* apiauth_redis */
+    ngx_str_t                   redis_text;     /* for messages */
+    u_char                     *redis_host;     /* IP literal, NUL ended */
+    int                         redis_port;
+    u_char                     *redis_unix;     /* path, NUL ended */
+    ngx_uint_t                  redis_db;
+    ngx_str_t                   redis_user;
+    ngx_str_t                   redis_password;
+    ngx_msec_t                  connect_timeout;
+    ngx_msec_t                  timeout;
+
+    /* apiauth_master_key */
+    ngx_str_t                   master_file;
+    u_char                      master[APIAUTH_MASTER_KEY_LEN];
+    u_char                      master_id[APIAUTH_KEY_ID_LEN];
+
+    ngx_shm_zone_t             *cache_zone;
+    ngx_shm_zone_t             *nonce_zone;
+
+    /* the widest apiauth_clock_skew: how long a nonce is remembered */
+    time_t                      max_skew;
+
+    /* where "apiauth" is first turned on, for messages */
+    ngx_str_t                   used_file;
+    ngx_uint_t                  used_line;
+
+    ngx_int_t                   request_id_index;
+} ngx_http_apiauth_main_conf_t;
+
+
+typedef struct {
+    ngx_uint_t                  mode;
+    ngx_http_complex_value_t   *app;
+    ngx_http_complex_value_t   *interface;
+    time_t                      clock_skew;
+    ngx_flag_t                  replay;
+} ngx_http_apiauth_loc_conf_t;
+
+
+typedef struct ngx_http_apiauth_lookup_s  ngx_http_apiauth_lookup_t;
+
+
+/*
+ * the request's state; it lives in a pool cleanup, as realip's does, so
+ * that an internal redirect, which zeroes module contexts, cannot lose the
+ * verified identity
+ */
+typedef struct {
+    ngx_http_request_t         *request;
+
+    ngx_uint_t                  state;
+    ngx_uint_t                  cred_type;      /* SIGNATURE or TOKEN */
+    ngx_uint_t                  cred_reason;    /* credentials' verdict */
+    ngx_uint_t                  reason;         /* this location's */
+    ngx_uint_t                  lookup_result;
+
+    /* the credentials, pointing into the request's headers */
+    ngx_str_t                   access_key;
+    ngx_str_t                   token_secret;
+    apiauth_auth_t              auth;
+    ngx_str_t                   date;
+    ngx_str_t                   nonce;
+    time_t                      date_value;
+    apiauth_header_t           *headers;
+    ngx_uint_t                  nheaders;
+
+    ngx_http_apiauth_key_t      key;
+
+    /* parked on a lookup */
+    ngx_http_apiauth_lookup_t  *lookup;
+    ngx_queue_t                 waiter;
+
+    /* the refusal page: set per location, read by the filters */
+    unsigned                    refused:1;
+    unsigned                    body_sent:1;
+    unsigned                    have_key:1;
+} ngx_http_apiauth_ctx_t;
+
+
+extern ngx_module_t                    ngx_http_apiauth_module;
+extern ngx_http_apiauth_reason_t       ngx_http_apiauth_reasons[];
+
+
+/* ngx_http_apiauth_module.c */
+ngx_http_apiauth_ctx_t *ngx_http_apiauth_get_ctx(ngx_http_request_t *r);
+void ngx_http_apiauth_ctx_cleanup(void *data);
+
+/* ngx_http_apiauth_handler.c */
+ngx_int_t ngx_http_apiauth_handler(ngx_http_request_t *r);
+void ngx_http_apiauth_wake(ngx_http_apiauth_ctx_t *ctx);
+
+/* ngx_http_apiauth_credentials.c */
+ngx_uint_t ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_uint_t mode);
+ngx_uint_t ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx);
+
+/* ngx_http_apiauth_filter.c */
+ngx_int_t ngx_http_apiauth_filter_init(ngx_conf_t *cf);
+
+/*
+ * ngx_http_apiauth_cache.c; ngx_http_apiauth_cache_get() returns NGX_OK (a
+ * key, copied into pool), NGX_DONE (known to be unknown), NGX_DECLINED (not
+ * cached or stale) or NGX_ERROR; cache_put() with key NULL caches "unknown"
+ */
+ngx_shm_zone_t *ngx_http_apiauth_cache_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size, ngx_msec_t ttl, ngx_msec_t negative_ttl);
+ngx_int_t ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
+    ngx_http_apiauth_key_t *key, ngx_pool_t *pool);
+void ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
+    ngx_http_apiauth_key_t *key, ngx_log_t *log);
+ngx_int_t ngx_http_apiauth_key_copy(ngx_pool_t *pool,
+    ngx_http_apiauth_key_t *dst, ngx_http_apiauth_key_t *src);
+
+/* ngx_http_apiauth_nonce.c */
+ngx_shm_zone_t *ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size);
+ngx_int_t ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
+    ngx_str_t *ak, ngx_str_t *nonce, time_t until, ngx_log_t *log);
+
+/* ngx_http_apiauth_lookup.c */
+ngx_int_t ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,
+    ngx_http_apiauth_main_conf_t *amcf);
+ngx_int_t ngx_http_apiauth_lookup(ngx_http_apiauth_ctx_t *ctx);
+void ngx_http_apiauth_lookup_detach(ngx_http_apiauth_ctx_t *ctx);
+
+/* ngx_http_apiauth_redis.c */
+typedef struct ngx_http_apiauth_redis_cmd_s  ngx_http_apiauth_redis_cmd_t;
+
+/* reply is NULL when the command failed, timed out or the link dropped */
+typedef void (*ngx_http_apiauth_redis_handler_pt)(
+    ngx_http_apiauth_redis_cmd_t *cmd, redisReply *reply);
+
+struct ngx_http_apiauth_redis_cmd_s {
+    ngx_http_apiauth_redis_handler_pt   handler;
+    void                               *data;
+    ngx_event_t                         timer;     /* the adapter's */
+};
+
+ngx_int_t ngx_http_apiauth_redis_init(ngx_cycle_t *cycle,
+    ngx_http_apiauth_main_conf_t *amcf);
+void ngx_http_apiauth_redis_exit(void);
+ngx_int_t ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_cmd_t *cmd,
+    int argc, const char **argv, const size_t *argvlen);
 
 
 #endif /* _NGX_HTTP_APIAUTH_MODULE_H_INCLUDED_ */

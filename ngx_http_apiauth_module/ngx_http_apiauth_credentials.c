@@ -1,0 +1,363 @@
+
+/*
+ * Copyright (C) ngx_http_apiauth_module authors
+ *
+ * Credentials: a signature (Authorization: APIAUTH-HMAC-SHA256 ...) or a
+ * token (Authorization: Bearer AK.SECRET, X-Api-Key: AK.SECRET).  Parsing
+ * needs no key; verifying needs the key's secret.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_apiauth_module.h"
+
+
+#define NGX_HTTP_APIAUTH_AUTH_MAX    4096
+
+
+typedef struct {
+    ngx_table_elt_t   *authorization;
+    ngx_table_elt_t   *api_key;
+    ngx_table_elt_t   *date;
+    ngx_table_elt_t   *nonce;
+    ngx_table_elt_t   *content_sha256;
+    ngx_uint_t         nheaders;
+    ngx_uint_t         repeated;
+} ngx_http_apiauth_sent_t;
+
+
+static void ngx_http_apiauth_scan(ngx_http_request_t *r,
+    ngx_http_apiauth_sent_t *sent);
+static ngx_uint_t ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_sent_t *sent);
+static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
+    u_char *p, size_t len);
+
+
+#define ngx_http_apiauth_is(h, lit)                                          \
+    ((h)->key.len == sizeof(lit) - 1                                         \
+     && ngx_strncmp((h)->lowcase_key, lit, sizeof(lit) - 1) == 0)
+
+
+/* the signed query's sort needs room; workers are one thread */
+static apiauth_param_t  ngx_http_apiauth_params[APIAUTH_QUERY_PARAMS_MAX];
+
+
+/* one pass over the headers: ours, and whether any of them is repeated */
+
+static void
+ngx_http_apiauth_scan(ngx_http_request_t *r, ngx_http_apiauth_sent_t *sent)
+{
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, **slot;
+
+    ngx_memzero(sent, sizeof(ngx_http_apiauth_sent_t));
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0) {
+            continue;
+        }
+
+        sent->nheaders++;
+
+        if (ngx_http_apiauth_is(&h[i], "authorization")) {
+            slot = &sent->authorization;
+
+        } else if (ngx_http_apiauth_is(&h[i], "x-api-key")) {
+            slot = &sent->api_key;
+
+        } else if (ngx_http_apiauth_is(&h[i], "x-apiauth-date")) {
+            slot = &sent->date;
+
+        } else if (ngx_http_apiauth_is(&h[i], "x-apiauth-nonce")) {
+            slot = &sent->nonce;
+
+        } else if (ngx_http_apiauth_is(&h[i], "x-apiauth-content-sha256")) {
+            slot = &sent->content_sha256;
+
+        } else {
+            continue;
+        }
+
+        if (*slot) {
+            sent->repeated++;
+        }
+
+        *slot = &h[i];
+    }
+}
+
+
+/*
+ * returns NGX_HTTP_APIAUTH_OK or the reason the credentials are refused
+ * before any key is looked up
+ */
+
+ngx_uint_t
+ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_uint_t mode)
+{
+    u_char                   *p;
+    size_t                    len;
+    ngx_uint_t                sig, bearer;
+    ngx_table_elt_t          *auth;
+    ngx_http_apiauth_sent_t   sent;
+
+    ngx_http_apiauth_scan(r, &sent);
+
+    auth = sent.authorization;
+    sig = 0;
+    bearer = 0;
+
+    if (auth) {
+        if (auth->value.len > NGX_HTTP_APIAUTH_AUTH_MAX) {
+            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+        }
+
+        sig = (auth->value.len >= 8
+               && ngx_strncmp(auth->value.data, "APIAUTH-", 8) == 0);
+
+        bearer = (auth->value.len >= 7
+                  && ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ",
+                                     7) == 0);
+    }
+
+    if (sent.repeated || (sig + bearer + (sent.api_key != NULL)) > 1) {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    if (sig && (mode & NGX_HTTP_APIAUTH_SIGNATURE)) {
+        ctx->cred_type = NGX_HTTP_APIAUTH_SIGNATURE;
+        return ngx_http_apiauth_parse_signature(r, ctx, &sent);
+    }
+
+    if (mode & NGX_HTTP_APIAUTH_TOKEN) {
+
+        if (bearer) {
+            ctx->cred_type = NGX_HTTP_APIAUTH_TOKEN;
+            p = auth->value.data + 7;
+            len = auth->value.len - 7;
+
+            while (len && *p == ' ') {
+                p++;
+                len--;
+            }
+
+            return ngx_http_apiauth_parse_token(ctx, p, len);
+        }
+
+        /* another scheme's Authorization may be meant for the upstream */
+
+        if (sent.api_key && !sig) {
+            ctx->cred_type = NGX_HTTP_APIAUTH_TOKEN;
+            return ngx_http_apiauth_parse_token(ctx, sent.api_key->value.data,
+                                                sent.api_key->value.len);
+        }
+    }
+
+    if (auth) {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    return NGX_HTTP_APIAUTH_MISSING_CREDENTIALS;
+}
+
+
+static ngx_uint_t
+ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx, u_char *p,
+    size_t len)
+{
+    u_char      *dot, c;
+    ngx_uint_t   i;
+
+    dot = ngx_strlchr(p, p + len, '.');
+    if (dot == NULL) {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    ctx->access_key.data = p;
+    ctx->access_key.len = dot - p;
+    ctx->token_secret.data = dot + 1;
+    ctx->token_secret.len = p + len - dot - 1;
+
+    if (apiauth_access_key_check(p, dot - p) != 0
+        || ctx->token_secret.len != APIAUTH_SECRET_LEN)
+    {
+        ngx_str_null(&ctx->access_key);
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    for (i = 0; i < APIAUTH_SECRET_LEN; i++) {
+        c = ctx->token_secret.data[i] | 0x20;
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+        }
+    }
+
+    return NGX_HTTP_APIAUTH_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_sent_t *sent)
+{
+    ngx_uint_t         i, n;
+    long long          date;
+    ngx_list_part_t   *part;
+    ngx_table_elt_t   *h;
+    apiauth_header_t  *hs;
+
+    if (apiauth_auth_parse(sent->authorization->value.data,
+                           sent->authorization->value.len, &ctx->auth)
+        != 0)
+    {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    if (apiauth_access_key_check(ctx->auth.credential,
+                                 ctx->auth.credential_len)
+        != 0)
+    {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    ctx->access_key.data = (u_char *) ctx->auth.credential;
+    ctx->access_key.len = ctx->auth.credential_len;
+
+    if (sent->date == NULL || sent->nonce == NULL
+        || apiauth_date_parse(sent->date->value.data, sent->date->value.len,
+                              &date) != 0
+        || apiauth_nonce_check(sent->nonce->value.data,
+                               sent->nonce->value.len) != 0)
+    {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    ctx->date = sent->date->value;
+    ctx->nonce = sent->nonce->value;
+    ctx->date_value = (time_t) date;
+
+    /* the headers as sent, with nginx's lower-cased names */
+
+    hs = ngx_pnalloc(r->pool, sent->nheaders * sizeof(apiauth_header_t));
+    if (hs == NULL) {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    n = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].hash == 0 || n == sent->nheaders) {
+            continue;
+        }
+
+        hs[n].name = h[i].lowcase_key;
+        hs[n].name_len = h[i].key.len;
+        hs[n].value = h[i].value.data;
+        hs[n].value_len = h[i].value.len;
+        n++;
+    }
+
+    ctx->headers = hs;
+    ctx->nheaders = n;
+
+    if (apiauth_signed_headers_check(ctx->auth.signed_headers,
+                                     ctx->auth.signed_headers_len, hs, n)
+        != 0)
+    {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    return NGX_HTTP_APIAUTH_OK;
+}
+
+
+ngx_uint_t
+ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx)
+{
+    u_char             *q;
+    u_char              mac[APIAUTH_SHA256_LEN];
+    apiauth_request_t   req;
+    apiauth_scratch_t   scratch;
+
+    if (ctx->cred_type == NGX_HTTP_APIAUTH_TOKEN) {
+        return apiauth_mac_compare(ctx->token_secret.data,
+                                   ctx->token_secret.len, ctx->key.secret,
+                                   APIAUTH_SECRET_LEN) == 0
+               ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SECRET;
+    }
+
+    /* the raw target of the request line, whatever rewrites did since */
+
+    req.method = r->method_name.data;
+    req.method_len = r->method_name.len;
+
+    q = ngx_strlchr(r->unparsed_uri.data,
+                    r->unparsed_uri.data + r->unparsed_uri.len, '?');
+
+    req.path = r->unparsed_uri.data;
+    req.path_len = q ? (size_t) (q - req.path) : r->unparsed_uri.len;
+    req.query = q ? q + 1 : (u_char *) "";
+    req.query_len = q ? r->unparsed_uri.len - req.path_len - 1 : 0;
+
+    req.headers = ctx->headers;
+    req.nheaders = ctx->nheaders;
+    req.signed_headers = ctx->auth.signed_headers;
+    req.signed_headers_len = ctx->auth.signed_headers_len;
+
+    scratch.buf = ngx_pnalloc(r->pool, ngx_max(req.path_len, req.query_len)
+                                       + 1);
+    if (scratch.buf == NULL) {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    scratch.params = ngx_http_apiauth_params;
+
+    /* more query parameters than we sort */
+
+    if (apiauth_sign(&req, &scratch, ctx->date.data, ctx->date.len,
+                     ctx->nonce.data, ctx->nonce.len, ctx->key.secret,
+                     APIAUTH_SECRET_LEN, mac)
+        != 0)
+    {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    return apiauth_mac_compare(mac, sizeof(mac), ctx->auth.signature,
+                               APIAUTH_SHA256_LEN) == 0
+           ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SIGNATURE;
+}

@@ -1,0 +1,446 @@
+
+/*
+ * Copyright (C) ngx_http_apiauth_module authors
+ *
+ * The access handler.  It returns a status and never finalizes the
+ * request itself, so that satisfy, error_page and auth_delay work as with
+ * auth_basic.  It is entered again after NGX_AGAIN (a lookup answered) and
+ * after internal redirects; the credentials are judged once per request,
+ * the key's status, expiry, whitelist and scope once per location.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_apiauth_module.h"
+
+
+static ngx_http_apiauth_ctx_t *ngx_http_apiauth_ctx(ngx_http_request_t *r,
+    ngx_http_apiauth_loc_conf_t *alcf);
+static ngx_int_t ngx_http_apiauth_credentials(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+static ngx_int_t ngx_http_apiauth_verify(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+static ngx_int_t ngx_http_apiauth_decide(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+static ngx_uint_t ngx_http_apiauth_judge(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+static ngx_uint_t ngx_http_apiauth_ip_allowed(ngx_http_request_t *r,
+    ngx_http_apiauth_key_t *key);
+static ngx_uint_t ngx_http_apiauth_in_scope(ngx_http_request_t *r,
+    ngx_str_t *list, ngx_http_complex_value_t *cv);
+static ngx_int_t ngx_http_apiauth_park(ngx_http_request_t *r);
+static void ngx_http_apiauth_resume(ngx_http_request_t *r);
+
+
+static ngx_str_t  ngx_http_apiauth_www_authenticate =
+    ngx_string("APIAUTH-HMAC-SHA256");
+
+
+ngx_int_t
+ngx_http_apiauth_handler(ngx_http_request_t *r)
+{
+    ngx_http_apiauth_ctx_t       *ctx;
+    ngx_http_apiauth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_apiauth_module);
+
+    if (alcf->mode == NGX_HTTP_APIAUTH_OFF) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_apiauth_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_http_apiauth_ctx(r, alcf);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    switch (ctx->state) {
+
+    case NGX_HTTP_APIAUTH_STATE_NEW:
+        return ngx_http_apiauth_credentials(r, ctx, alcf);
+
+    case NGX_HTTP_APIAUTH_STATE_WAITING:
+        /* woken before the answer: keep waiting */
+        return NGX_AGAIN;
+
+    case NGX_HTTP_APIAUTH_STATE_LOOKED_UP:
+
+        switch (ctx->lookup_result) {
+
+        case NGX_HTTP_APIAUTH_KEY_FOUND:
+            return ngx_http_apiauth_verify(r, ctx, alcf);
+
+        case NGX_HTTP_APIAUTH_KEY_UNKNOWN:
+            ctx->cred_reason = NGX_HTTP_APIAUTH_UNKNOWN_KEY;
+            break;
+
+        default:
+            ctx->cred_reason = NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
+        }
+
+        ctx->state = NGX_HTTP_APIAUTH_STATE_DONE;
+        return ngx_http_apiauth_decide(r, ctx, alcf);
+
+    default: /* NGX_HTTP_APIAUTH_STATE_DONE */
+        return ngx_http_apiauth_decide(r, ctx, alcf);
+    }
+}
+
+
+/*
+ * a new request gets a new state; a redirected one finds its state in the
+ * pool cleanup and keeps its verdict on the credentials where this
+ * location's mode admits their type, and starts over where it does not
+ */
+
+static ngx_http_apiauth_ctx_t *
+ngx_http_apiauth_ctx(ngx_http_request_t *r, ngx_http_apiauth_loc_conf_t *alcf)
+{
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_apiauth_ctx_t  *ctx;
+
+    ctx = ngx_http_apiauth_get_ctx(r);
+
+    if (ctx == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_apiauth_ctx_t));
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        ctx = cln->data;
+        ngx_memzero(ctx, sizeof(ngx_http_apiauth_ctx_t));
+        ctx->request = r;
+
+        cln->handler = ngx_http_apiauth_ctx_cleanup;
+
+    } else if (!(ctx->state == NGX_HTTP_APIAUTH_STATE_DONE
+                 && (ctx->cred_type & alcf->mode)))
+    {
+        ngx_memzero(ctx, sizeof(ngx_http_apiauth_ctx_t));
+        ctx->request = r;
+    }
+
+    ngx_http_set_ctx(r, ctx, ngx_http_apiauth_module);
+
+    return ctx;
+}
+
+
+static ngx_int_t
+ngx_http_apiauth_credentials(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf)
+{
+    time_t                         now;
+    ngx_int_t                      rc;
+    ngx_uint_t                     reason;
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
+
+    reason = ngx_http_apiauth_credentials_parse(r, ctx, alcf->mode);
+
+    /* a stale signature needs no lookup */
+
+    if (reason == NGX_HTTP_APIAUTH_OK
+        && ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE)
+    {
+        now = ngx_time();
+
+        if (ctx->date_value < now - alcf->clock_skew
+            || ctx->date_value > now + alcf->clock_skew)
+        {
+            reason = NGX_HTTP_APIAUTH_CLOCK_SKEW;
+        }
+    }
+
+    if (reason != NGX_HTTP_APIAUTH_OK) {
+        ctx->cred_reason = reason;
+        ctx->state = NGX_HTTP_APIAUTH_STATE_DONE;
+        return ngx_http_apiauth_decide(r, ctx, alcf);
+    }
+
+    rc = ngx_http_apiauth_cache_get(amcf->cache_zone, &ctx->access_key,
+                                    &ctx->key, r->pool);
+
+    switch (rc) {
+
+    case NGX_OK:
+        ctx->have_key = 1;
+        return ngx_http_apiauth_verify(r, ctx, alcf);
+
+    case NGX_DONE:
+        ctx->cred_reason = NGX_HTTP_APIAUTH_UNKNOWN_KEY;
+        ctx->state = NGX_HTTP_APIAUTH_STATE_DONE;
+        return ngx_http_apiauth_decide(r, ctx, alcf);
+
+    case NGX_ERROR:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* not cached: ask Redis and wait, while the worker serves others */
+
+    if (ngx_http_apiauth_lookup(ctx) == NGX_AGAIN) {
+        ctx->state = NGX_HTTP_APIAUTH_STATE_WAITING;
+        return ngx_http_apiauth_park(r);
+    }
+
+    ctx->cred_reason = NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
+    ctx->state = NGX_HTTP_APIAUTH_STATE_DONE;
+
+    return ngx_http_apiauth_decide(r, ctx, alcf);
+}
+
+
+/*
+ * the secret or signature, then the nonce: only a request that proves its
+ * key burns the nonce, so a forger cannot spend a genuine client's one
+ */
+
+static ngx_int_t
+ngx_http_apiauth_verify(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_loc_conf_t *alcf)
+{
+    ngx_int_t                      rc;
+    ngx_uint_t                     reason;
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    reason = ngx_http_apiauth_credentials_verify(r, ctx);
+
+    if (reason == NGX_HTTP_APIAUTH_OK
+        && ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE
+        && alcf->replay)
+    {
+        amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
+
+        rc = ngx_http_apiauth_nonce_remember(amcf->nonce_zone,
+                                             &ctx->access_key, &ctx->nonce,
+                                             ctx->date_value + amcf->max_skew,
+                                             r->connection->log);
+        switch (rc) {
+
+        case NGX_OK:
+            break;
+
+        case NGX_DECLINED:
+            reason = NGX_HTTP_APIAUTH_REPLAYED_NONCE;
+            break;
+
+        case NGX_BUSY:
+            reason = NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
+            break;
+
+        default:
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    ctx->cred_reason = reason;
+    ctx->state = NGX_HTTP_APIAUTH_STATE_DONE;
+
+    return ngx_http_apiauth_decide(r, ctx, alcf);
+}
+
+
+static ngx_int_t
+ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_loc_conf_t *alcf)
+{
+    ngx_uint_t                  status;
+    ngx_http_apiauth_reason_t  *reason;
+
+    if (ctx->cred_reason == NGX_HTTP_APIAUTH_OK) {
+        ctx->reason = ngx_http_apiauth_judge(r, ctx, alcf);
+
+    } else {
+        ctx->reason = ctx->cred_reason;
+    }
+
+    if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
+        ctx->refused = 0;
+        return NGX_OK;
+    }
+
+    reason = &ngx_http_apiauth_reasons[ctx->reason];
+    status = reason->status;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "apiauth: %V for access key \"%V\"", &reason->code,
+                  &ctx->access_key);
+
+    if (status == NGX_HTTP_UNAUTHORIZED
+        && r->headers_out.www_authenticate == NULL)
+    {
+        r->headers_out.www_authenticate = ngx_list_push(&r->headers_out.headers);
+        if (r->headers_out.www_authenticate == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        r->headers_out.www_authenticate->hash = 1;
+        ngx_str_set(&r->headers_out.www_authenticate->key, "WWW-Authenticate");
+        r->headers_out.www_authenticate->value =
+                                            ngx_http_apiauth_www_authenticate;
+    }
+
+    ctx->refused = 1;
+    ctx->body_sent = 0;
+
+    return status;
+}
+
+
+/* after the credentials hold: nothing here tells a stranger about a key */
+
+static ngx_uint_t
+ngx_http_apiauth_judge(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_loc_conf_t *alcf)
+{
+    ngx_http_apiauth_key_t  *key;
+
+    key = &ctx->key;
+
+    if (!key->enabled) {
+        return NGX_HTTP_APIAUTH_DISABLED_KEY;
+    }
+
+    if (key->expires && key->expires <= ngx_time()) {
+        return NGX_HTTP_APIAUTH_EXPIRED_KEY;
+    }
+
+    if (!ngx_http_apiauth_ip_allowed(r, key)) {
+        return NGX_HTTP_APIAUTH_IP_NOT_ALLOWED;
+    }
+
+    if (!ngx_http_apiauth_in_scope(r, &key->apps, alcf->app)
+        || !ngx_http_apiauth_in_scope(r, &key->interfaces, alcf->interface))
+    {
+        return NGX_HTTP_APIAUTH_SCOPE_DENIED;
+    }
+
+    return NGX_HTTP_APIAUTH_OK;
+}
+
+
+/* $remote_addr, so realip decides which proxies are trusted */
+
+static ngx_uint_t
+ngx_http_apiauth_ip_allowed(ngx_http_request_t *r, ngx_http_apiauth_key_t *key)
+{
+    int                   family;
+    ngx_uint_t            i;
+    struct sockaddr      *sa;
+    const unsigned char  *addr;
+
+    if (key->nips == 0) {
+        return 1;
+    }
+
+    sa = r->connection->sockaddr;
+
+    switch (sa->sa_family) {
+
+    case AF_INET:
+        family = APIAUTH_IP_V4;
+        addr = (u_char *) &((struct sockaddr_in *) sa)->sin_addr;
+        break;
+
+#if (NGX_HAVE_INET6)
+    case AF_INET6:
+        family = APIAUTH_IP_V6;
+        addr = ((struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
+        break;
+#endif
+
+    default:
+        /* a unix socket has no address a whitelist could name */
+        return 0;
+    }
+
+    for (i = 0; i < key->nips; i++) {
+        if (apiauth_ip_match(&key->ips[i], family, addr)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* a location that names no app (interface) admits keys of all only */
+
+static ngx_uint_t
+ngx_http_apiauth_in_scope(ngx_http_request_t *r, ngx_str_t *list,
+    ngx_http_complex_value_t *cv)
+{
+    ngx_str_t  name;
+
+    ngx_str_null(&name);
+
+    if (cv && ngx_http_complex_value(r, cv, &name) != NGX_OK) {
+        return 0;
+    }
+
+    return apiauth_scope_match(list->data, list->len, name.data, name.len);
+}
+
+
+/* as limit_req parks a delayed request */
+
+static ngx_int_t
+ngx_http_apiauth_park(ngx_http_request_t *r)
+{
+    if (r->connection->read->ready) {
+        ngx_post_event(r->connection->read, &ngx_posted_events);
+
+    } else {
+        if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_apiauth_resume;
+
+    return NGX_AGAIN;
+}
+
+
+/* called by a lookup: the request goes on from the event loop, not here */
+
+void
+ngx_http_apiauth_wake(ngx_http_apiauth_ctx_t *ctx)
+{
+    ctx->state = NGX_HTTP_APIAUTH_STATE_LOOKED_UP;
+
+    ngx_post_event(ctx->request->connection->write, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_apiauth_resume(ngx_http_request_t *r)
+{
+    ngx_http_apiauth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_apiauth_module);
+
+    /* the connection became writable while the lookup is still out */
+
+    if (ctx && ctx->state == NGX_HTTP_APIAUTH_STATE_WAITING) {
+        return;
+    }
+
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+}
