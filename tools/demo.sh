@@ -1,6 +1,8 @@
 #!/bin/bash
-# make demo: a private Redis on loopback, a key store, keys created, listed
-# and shown.  Everything lives in a temporary directory and stops at exit.
+# make demo: a private Redis and nginx on loopback, a key store, keys
+# created, listed and shown, a signed call that passes and tampered ones
+# that are refused.  Everything lives in a temporary directory and stops at
+# exit.
 
 set -euo pipefail
 
@@ -16,6 +18,7 @@ free_port() {
 }
 
 cleanup() {
+    [ -f "$DIR/nginx.pid" ] && kill -QUIT "$(cat "$DIR/nginx.pid")" 2>/dev/null
     [ -f "$DIR/redis.pid" ] && kill "$(cat "$DIR/redis.pid")" 2>/dev/null
     sleep 0.2
     rm -rf "$DIR"
@@ -55,3 +58,99 @@ step apiauth-ctl key show BackOffice2026
 step apiauth-ctl key disable BackOffice2026
 step apiauth-ctl key list --status disabled
 step apiauth-ctl --json key show BackOffice2026
+
+# nginx with the module: /api/orders is protected, the backend echoes
+
+NGINX_PORT=$(free_port)
+BACKEND_PORT=$(free_port)
+mkdir -p "$DIR/tmp"
+USER_LINE=""
+[ "$(id -u)" = 0 ] && USER_LINE="user root;"
+
+cat > "$DIR/nginx.conf" <<CONF
+load_module $BUILD/ngx_http_apiauth_module.so;
+$USER_LINE
+pid $DIR/nginx.pid;
+error_log $DIR/error.log info;
+events {}
+http {
+    client_body_temp_path $DIR/tmp/body;
+    proxy_temp_path $DIR/tmp/proxy;
+    fastcgi_temp_path $DIR/tmp/fastcgi;
+    uwsgi_temp_path $DIR/tmp/uwsgi;
+    scgi_temp_path $DIR/tmp/scgi;
+
+    log_format api '\$status \$apiauth_result \$apiauth_reason '
+                   '\$apiauth_access_key "\$apiauth_key_name" \$request';
+    access_log $DIR/access.log api;
+
+    apiauth_redis       127.0.0.1:$REDIS_PORT;
+    apiauth_master_key  $DIR/master.key;
+
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+
+        location /api/orders {
+            apiauth            any;
+            apiauth_app        shop;
+            apiauth_interface  orders;
+            proxy_pass         http://127.0.0.1:$BACKEND_PORT;
+        }
+    }
+
+    server {
+        listen 127.0.0.1:$BACKEND_PORT;
+        access_log off;
+        location / { return 200 "backend: \$request_method \$uri\\n"; }
+    }
+}
+CONF
+
+printf '\n\033[1m# nginx with the module on 127.0.0.1:%s\033[0m\n' "$NGINX_PORT"
+step nginx -t -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log"
+nginx -p "$DIR/" -c "$DIR/nginx.conf" -e "$DIR/error.log"
+for _ in $(seq 50); do [ -s "$DIR/nginx.pid" ] && break; sleep 0.1; done
+sleep 0.3
+
+apiauth-ctl key enable BackOffice2026 >/dev/null
+SECRET=$(apiauth-ctl --json key show BackOffice2026 --reveal \
+         | sed 's/.*"access_secret":"\([0-9a-f]*\)".*/\1/')
+URL=http://127.0.0.1:$NGINX_PORT/api/orders
+
+printf '\n\033[1m# a signed call (docs/clients/apiauth_client.py)\033[0m\n'
+step env APIAUTH_ACCESS_KEY=BackOffice2026 APIAUTH_SECRET="$SECRET" \
+    python3 docs/clients/apiauth_client.py GET "$URL?page=1"
+
+printf '\n\033[1m# the same signed headers, sent again: a replay\033[0m\n'
+HEADERS=$(python3 ../shared/reference/sign.py sign --access-key BackOffice2026 \
+          --secret "$SECRET" --url "$URL")
+set --
+while IFS= read -r h; do set -- "$@" -H "$h"; done <<HDRS
+$HEADERS
+HDRS
+step curl -s "$@" "$URL"
+step curl -s "$@" "$URL"
+
+printf '\n\033[1m# signed for /api/orders, sent to /api/orders/42: tampered\033[0m\n'
+HEADERS=$(python3 ../shared/reference/sign.py sign --access-key BackOffice2026 \
+          --secret "$SECRET" --url "$URL")
+set --
+while IFS= read -r h; do set -- "$@" -H "$h"; done <<HDRS
+$HEADERS
+HDRS
+step curl -s "$@" "$URL/42"
+
+printf '\n\033[1m# a token with a wrong secret, and no credentials at all\033[0m\n'
+step curl -s -H "X-Api-Key: BackOffice2026.$(printf '0%.0s' $(seq 64))" "$URL"
+step curl -s "$URL"
+
+printf '\n\033[1m# a key scoped to another interface\033[0m\n'
+USERS=$(apiauth-ctl --json key create --name "Users only" --app shop \
+        --interface users)
+USERS_AK=$(echo "$USERS" | sed 's/.*"access_key":"\([A-Za-z0-9]*\)".*/\1/')
+USERS_SECRET=$(echo "$USERS" | sed 's/.*"access_secret":"\([0-9a-f]*\)".*/\1/')
+step curl -s -H "Authorization: Bearer $USERS_AK.$USERS_SECRET" "$URL"
+
+printf '\n\033[1m# what nginx logged ($status $apiauth_result $apiauth_reason ...)\033[0m\n'
+sleep 0.2
+step cat "$DIR/access.log"
