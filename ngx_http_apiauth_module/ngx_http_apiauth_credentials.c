@@ -259,7 +259,7 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
 
     /* the headers as sent, with nginx's lower-cased names */
 
-    hs = ngx_pnalloc(r->pool, sent->nheaders * sizeof(apiauth_header_t));
+    hs = ngx_palloc(r->pool, sent->nheaders * sizeof(apiauth_header_t));
     if (hs == NULL) {
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }

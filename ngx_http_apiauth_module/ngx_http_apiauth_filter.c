@@ -172,8 +172,10 @@ ngx_http_apiauth_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         cl->buf->pos = cl->buf->last;
     }
 
+    /* a flush from ngx_http_writer() must reach the write filter */
+
     if (ctx->body_sent) {
-        return NGX_OK;
+        return ngx_http_next_body_filter(r, NULL);
     }
 
     ctx->body_sent = 1;

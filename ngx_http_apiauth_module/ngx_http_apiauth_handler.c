@@ -25,6 +25,8 @@ static ngx_int_t ngx_http_apiauth_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_decide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+static ngx_uint_t ngx_http_apiauth_fresh(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_uint_t ngx_http_apiauth_judge(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_uint_t ngx_http_apiauth_ip_allowed(ngx_http_request_t *r,
@@ -122,6 +124,10 @@ ngx_http_apiauth_ctx(ngx_http_request_t *r, ngx_http_apiauth_loc_conf_t *alcf)
     } else if (!(ctx->state == NGX_HTTP_APIAUTH_STATE_DONE
                  && (ctx->cred_type & alcf->mode)))
     {
+        if (ctx->lookup) {
+            ngx_http_apiauth_lookup_detach(ctx);
+        }
+
         ngx_memzero(ctx, sizeof(ngx_http_apiauth_ctx_t));
         ctx->request = r;
     }
@@ -187,7 +193,15 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
 
     if (ngx_http_apiauth_lookup(ctx) == NGX_AGAIN) {
         ctx->state = NGX_HTTP_APIAUTH_STATE_WAITING;
-        return ngx_http_apiauth_park(r);
+
+        rc = ngx_http_apiauth_park(r);
+
+        if (rc != NGX_AGAIN) {
+            ngx_http_apiauth_lookup_detach(ctx);
+            ctx->state = NGX_HTTP_APIAUTH_STATE_NEW;
+        }
+
+        return rc;
     }
 
     ctx->cred_reason = NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
@@ -197,50 +211,11 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
 }
 
 
-/*
- * the secret or signature, then the nonce: only a request that proves its
- * key burns the nonce, so a forger cannot spend a genuine client's one
- */
-
 static ngx_int_t
 ngx_http_apiauth_verify(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_loc_conf_t *alcf)
 {
-    ngx_int_t                      rc;
-    ngx_uint_t                     reason;
-    ngx_http_apiauth_main_conf_t  *amcf;
-
-    reason = ngx_http_apiauth_credentials_verify(r, ctx);
-
-    if (reason == NGX_HTTP_APIAUTH_OK
-        && ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE
-        && alcf->replay)
-    {
-        amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
-
-        rc = ngx_http_apiauth_nonce_remember(amcf->nonce_zone,
-                                             &ctx->access_key, &ctx->nonce,
-                                             ctx->date_value + amcf->max_skew,
-                                             r->connection->log);
-        switch (rc) {
-
-        case NGX_OK:
-            break;
-
-        case NGX_DECLINED:
-            reason = NGX_HTTP_APIAUTH_REPLAYED_NONCE;
-            break;
-
-        case NGX_BUSY:
-            reason = NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
-            break;
-
-        default:
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    ctx->cred_reason = reason;
+    ctx->cred_reason = ngx_http_apiauth_credentials_verify(r, ctx);
     ctx->state = NGX_HTTP_APIAUTH_STATE_DONE;
 
     return ngx_http_apiauth_decide(r, ctx, alcf);
@@ -255,7 +230,11 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_reason_t  *reason;
 
     if (ctx->cred_reason == NGX_HTTP_APIAUTH_OK) {
-        ctx->reason = ngx_http_apiauth_judge(r, ctx, alcf);
+        ctx->reason = ngx_http_apiauth_fresh(r, ctx, alcf);
+
+        if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
+            ctx->reason = ngx_http_apiauth_judge(r, ctx, alcf);
+        }
 
     } else {
         ctx->reason = ctx->cred_reason;
@@ -291,6 +270,60 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ctx->body_sent = 0;
 
     return status;
+}
+
+
+/*
+ * a proven signature is also fresh for this location: its date within this
+ * location's window, and its nonce remembered once, where the first
+ * location that asks for replay protection sees it; only a request that
+ * proves its key burns the nonce, so a forger cannot spend a genuine one
+ */
+
+static ngx_uint_t
+ngx_http_apiauth_fresh(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_loc_conf_t *alcf)
+{
+    time_t                         now;
+    ngx_int_t                      rc;
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    if (ctx->cred_type != NGX_HTTP_APIAUTH_SIGNATURE) {
+        return NGX_HTTP_APIAUTH_OK;
+    }
+
+    now = ngx_time();
+
+    if (ctx->date_value < now - alcf->clock_skew
+        || ctx->date_value > now + alcf->clock_skew)
+    {
+        return NGX_HTTP_APIAUTH_CLOCK_SKEW;
+    }
+
+    if (!alcf->replay || ctx->nonce_remembered) {
+        return NGX_HTTP_APIAUTH_OK;
+    }
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
+
+    rc = ngx_http_apiauth_nonce_remember(amcf->nonce_zone, &ctx->access_key,
+                                         &ctx->nonce,
+                                         ctx->date_value + amcf->max_skew,
+                                         r->connection->log);
+    switch (rc) {
+
+    case NGX_OK:
+        ctx->nonce_remembered = 1;
+        return NGX_HTTP_APIAUTH_OK;
+
+    case NGX_DECLINED:
+        /* a replay stays one wherever the request goes */
+        ctx->cred_reason = NGX_HTTP_APIAUTH_REPLAYED_NONCE;
+        return NGX_HTTP_APIAUTH_REPLAYED_NONCE;
+
+    default: /* NGX_BUSY, NGX_ERROR */
+        return NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
+    }
 }
 
 
@@ -386,6 +419,27 @@ ngx_http_apiauth_in_scope(ngx_http_request_t *r, ngx_str_t *list,
     }
 
     return apiauth_scope_match(list->data, list->len, name.data, name.len);
+}
+
+
+/*
+ * the precontent phase is reached by admitted requests only: where satisfy
+ * any let another module admit a request we refused, our page must not
+ * replace a later 401 or 403 of the location's own
+ */
+
+ngx_int_t
+ngx_http_apiauth_admitted(ngx_http_request_t *r)
+{
+    ngx_http_apiauth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_apiauth_module);
+
+    if (ctx) {
+        ctx->refused = 0;
+    }
+
+    return NGX_DECLINED;
 }
 
 

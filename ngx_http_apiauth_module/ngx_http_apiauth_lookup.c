@@ -271,6 +271,7 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
 
             key->ips = ngx_http_apiauth_lookup_ips;
             key->nips = n;
+            have |= 16;
 
         } else if (f.len == 4 && ngx_strncmp(f.data, "name", 4) == 0) {
             key->name = v;
@@ -280,7 +281,9 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
         }
     }
 
-    if (have != 15
+    /* a record without its whitelist must not mean "any address" */
+
+    if (have != 31
         || apiauth_salt_check(salt.data, salt.len) != 0
         || apiauth_scope_check(key->apps.data, key->apps.len) != 0
         || apiauth_scope_check(key->interfaces.data, key->interfaces.len)

@@ -618,7 +618,9 @@ ngx_http_apiauth_redis_address(ngx_conf_t *cf,
     size_t     len;
     ngx_url_t  u;
 
-    if (addr->len > 5 && ngx_strncmp(addr->data, "unix:", 5) == 0) {
+    if (addr->len > 5 && ngx_strncasecmp(addr->data, (u_char *) "unix:", 5)
+                         == 0)
+    {
         amcf->redis_unix = ngx_pnalloc(cf->pool, addr->len - 5 + 1);
         if (amcf->redis_unix == NULL) {
             return NGX_CONF_ERROR;
@@ -914,6 +916,13 @@ ngx_http_apiauth_init(ngx_conf_t *cf)
 
     *h = ngx_http_apiauth_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_apiauth_admitted;
+
     return ngx_http_apiauth_filter_init(cf);
 }
 
@@ -925,7 +934,12 @@ ngx_http_apiauth_init_process(ngx_cycle_t *cycle)
 
     amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_apiauth_module);
 
-    if (amcf == NULL || amcf->used_line == 0) {
+    /* the cache manager and loader serve no requests */
+
+    if (amcf == NULL || amcf->used_line == 0
+        || (ngx_process != NGX_PROCESS_WORKER
+            && ngx_process != NGX_PROCESS_SINGLE))
+    {
         return NGX_OK;
     }
 

@@ -160,6 +160,7 @@ typedef struct {
     unsigned                    refused:1;
     unsigned                    body_sent:1;
     unsigned                    have_key:1;
+    unsigned                    nonce_remembered:1;
 } ngx_http_apiauth_ctx_t;
 
 
@@ -173,6 +174,7 @@ void ngx_http_apiauth_ctx_cleanup(void *data);
 
 /* ngx_http_apiauth_handler.c */
 ngx_int_t ngx_http_apiauth_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_apiauth_admitted(ngx_http_request_t *r);
 void ngx_http_apiauth_wake(ngx_http_apiauth_ctx_t *ctx);
 
 /* ngx_http_apiauth_credentials.c */

@@ -26,6 +26,7 @@ typedef struct {
     ngx_rbtree_t                  rbtree;
     ngx_rbtree_node_t             sentinel;
     ngx_queue_t                   queue;          /* newest first */
+    time_t                        full_scanned;
     time_t                        full_logged;
 } ngx_http_apiauth_nonce_sh_t;
 
@@ -62,6 +63,13 @@ static void ngx_http_apiauth_nonce_expire(ngx_http_apiauth_nonce_t *nonces,
     ((ngx_http_apiauth_nonce_node_t *) &(node)->color)
 
 
+/*
+ * the zone's tag: a reload that swapped the names of a cache and a nonce
+ * zone must not give one the other's memory
+ */
+static ngx_uint_t  ngx_http_apiauth_nonce_tag;
+
+
 ngx_shm_zone_t *
 ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
 {
@@ -73,7 +81,8 @@ ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
         return NULL;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, name, size, &ngx_http_apiauth_module);
+    shm_zone = ngx_shared_memory_add(cf, name, size,
+                                     &ngx_http_apiauth_nonce_tag);
     if (shm_zone == NULL) {
         return NULL;
     }
@@ -128,6 +137,7 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_apiauth_nonce_rbtree_insert_value);
 
     ngx_queue_init(&nonces->sh->queue);
+    nonces->sh->full_scanned = 0;
     nonces->sh->full_logged = 0;
 
     len = sizeof(" in apiauth nonce zone \"\"") + shm_zone->shm.name.len;
@@ -329,7 +339,10 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
                                  offsetof(ngx_rbtree_node_t, color)
                                  + sizeof(ngx_http_apiauth_nonce_node_t));
 
-    if (node == NULL) {
+    /* every worker waits on the lock during a scan: once a second at most */
+
+    if (node == NULL && nonces->sh->full_scanned != now) {
+        nonces->sh->full_scanned = now;
         ngx_http_apiauth_nonce_expire(nonces, now, 1);
 
         node = ngx_slab_alloc_locked(nonces->shpool,

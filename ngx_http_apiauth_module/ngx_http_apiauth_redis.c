@@ -165,6 +165,9 @@ ngx_http_apiauth_redis_connect(void)
         return;
     }
 
+    /* a NAT that forgets an idle connection must not cost a timeout */
+    (void) redisEnableKeepAlive(&ac->c);
+
     c = ngx_get_connection(ac->c.fd, link->log);
     if (c == NULL) {
         redisAsyncFree(ac);
