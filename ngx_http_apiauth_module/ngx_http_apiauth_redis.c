@@ -165,8 +165,14 @@ ngx_http_apiauth_redis_connect(void)
         return;
     }
 
-    /* a NAT that forgets an idle connection must not cost a timeout */
-    (void) redisEnableKeepAlive(&ac->c);
+    /*
+     * a NAT that forgets an idle connection must not cost a timeout; TCP
+     * only: on a unix socket hiredis would mark the context failed
+     */
+
+    if (amcf->redis_unix == NULL) {
+        (void) redisEnableKeepAlive(&ac->c);
+    }
 
     c = ngx_get_connection(ac->c.fd, link->log);
     if (c == NULL) {

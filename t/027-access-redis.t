@@ -1,0 +1,276 @@
+#!/usr/bin/perl
+
+# nginx and Redis: lookups are asynchronous (200 requests parked on a
+# stopped Redis do not slow a plain location, and all get 503 after the
+# lookup timeout); a stopped Redis gives uncached keys 503 at once and a
+# restarted one works again without reload; error replies (LOADING,
+# NOAUTH, a wrong password) are store_unavailable and never cached;
+# password_file and user=; a master key whose id is not the store's.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use IO::Select;
+use IO::Socket::INET;
+use POSIX ();
+use Time::HiRes qw(sleep time);
+use Apiauth::Test;
+use Apiauth::Client;
+
+my $t = Apiauth::Test->new;
+my $dir = $t->dir;
+$t->start_redis;
+$t->init_store;
+
+my %k;
+for (qw(warm recover down restart loading noauth late wrongpw rightpw user
+    mismatch))
+{
+    $k{$_} = $t->create_key('--name', "key $_", '--access-key',
+        sprintf('%sKey0001', ucfirst));
+}
+
+my $conf = sub {
+    my ($redis_params, %o) = @_;
+    return nginx_conf(
+        main => 'worker_processes 1;',
+        redis => "apiauth_redis 127.0.0.1:%%REDIS_PORT%% connect_timeout=1s "
+            . "timeout=2s $redis_params;",
+        %o,
+        server => <<'EOF');
+        location /tok/ { apiauth token; @@BACKEND@@ }
+        location = /plain { return 200 "plain\n"; }
+EOF
+};
+
+sub tok {
+    my ($key, $path) = @_;
+    return send_plain($t, target => $path // '/tok/x',
+        headers => [token_headers($key)]);
+}
+
+# Asks until a request is admitted (or $secs pass); the last response.
+sub until_admitted {
+    my ($key, $secs, $seen) = @_;
+    my $end = time + $secs;
+    while (1) {
+        my $r = tok($key);
+        $seen->{ $r->{status} // 'none' }++ if $seen;
+        return $r if ($r->{status} // 0) == 200 || time > $end;
+        sleep 0.1;
+    }
+}
+
+$t->write_nginx_conf($conf->(''));
+$t->start_nginx;
+
+my $r = tok($k{warm});
+expect_ok($t, $r, $k{warm}, 'a key looked up (and now cached)');
+
+###############################################################################
+# Redis stopped (SIGSTOP): 200 parked lookups, a plain location unhurt
+
+my $redis_pid = $t->{pids}{redis};
+kill 'STOP', $redis_pid;
+
+my $port = $t->port('http');
+my @parked;
+my $t0 = time;
+for my $i (1 .. 200) {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+        Proto => 'tcp') or die "connect: $!\n";
+    $s->autoflush(1);
+    my $ak = sprintf 'Parked%06d', $i;
+    print $s build_request('GET', '/tok/parked', [['Host', "127.0.0.1:$port"],
+        ['Authorization', "Bearer $ak." . random_hex(64)],
+        ['X-Test-Id', "parked-$$-$i"]]);
+    push @parked, { s => $s, buf => '' };
+}
+
+# meanwhile, a plain location, one request after the other
+my $lat_pid = open(my $lat_fh, '-|') // die "fork: $!\n";
+if ($lat_pid == 0) {
+    close $_->{s} for @parked;
+    my @l;
+    my $end = time + 2.5;
+    while (time < $end) {
+        my $r = http($port, build_request('GET', '/plain',
+            [['Host', "127.0.0.1:$port"]]), timeout => 3);
+        push @l, sprintf '%d %.6f', $r->{status} // 0, $r->{elapsed};
+    }
+    print "$_\n" for @l;
+    POSIX::_exit(0);
+}
+
+my $sel = IO::Select->new(map { $_->{s} } @parked);
+my %by_sock = map { ($_->{s} => $_) } @parked;
+while ($sel->count && time - $t0 < 8) {
+    for my $s ($sel->can_read(0.5)) {
+        my $p = $by_sock{$s};
+        my $n = sysread($s, $p->{buf}, 65536, length $p->{buf});
+        next if $n;
+        $p->{done} = time - $t0;
+        $sel->remove($s);
+        close $s;
+    }
+}
+my @lat = map { [split] } <$lat_fh>;
+close $lat_fh;
+kill 'CONT', $redis_pid;
+
+my %answers;
+for my $p (@parked) {
+    my $res = parse_response($p->{buf});
+    $answers{ ($res->{status} // 'none') . ' '
+        . ($res->{json} ? $res->{json}{reason} // '-' : '-') }++;
+}
+is_deeply(\%answers, { '503 store_unavailable' => 200 },
+    '200 lookups parked on a stopped Redis all get 503 store_unavailable');
+my ($slowest) = sort { $b <=> $a } map { $_->{done} // 99 } @parked;
+ok($slowest <= 4, sprintf 'all within 4s with timeout=2s (slowest %.2fs)',
+    $slowest);
+my @logged = grep { $_->{id} =~ /^parked-$$-/ } access_log_entries($t);
+is(scalar(grep { $_->{result} eq 'error' && $_->{reason} eq 'store_unavailable'
+    } @logged), 200, 'all 200 logged as error, store_unavailable');
+
+my @times = sort { $a <=> $b } map { $_->[1] } @lat;
+my $p99 = @times ? $times[int(0.99 * $#times + 0.5)] : 99;
+ok(@times >= 10 && !grep({ $_->[0] != 200 } @lat),
+    scalar(@times) . ' requests to a plain location meanwhile, all 200');
+ok($p99 < 0.1, sprintf 'their p99 latency is under 100 ms (%.1f ms)',
+    $p99 * 1000);
+
+# SIGCONT: the lookups work again (a key never looked up)
+$r = until_admitted($k{recover}, 5);
+expect_ok($t, $r, $k{recover}, 'after SIGCONT, a new lookup succeeds');
+
+###############################################################################
+# Redis down (stopped), then restarted on the same port with the same data
+
+$t->redis('SAVE');
+$t->stop_redis;
+$t->redis_close;
+
+$r = tok($k{warm});
+expect_ok($t, $r, $k{warm}, 'Redis down: a cached key is still admitted');
+$r = tok($k{down});
+expect_refused($t, $r, 'store_unavailable', 'Redis down: an uncached key');
+ok($r->{elapsed} < 1, sprintf 'at once (%.2fs), not after the timeout',
+    $r->{elapsed});
+
+$t->start_redis;
+my %seen;
+$r = until_admitted($k{down}, 5, \%seen);
+expect_ok($t, $r, $k{down}, 'Redis restarted: the key refused while it was '
+    . 'down is admitted, without reload (errors are not cached)');
+ok(!$seen{401}, 'never refused as unknown meanwhile')
+    or diag(explain \%seen);
+$r = tok($k{restart});
+expect_ok($t, $r, $k{restart}, 'Redis restarted: another new lookup');
+
+###############################################################################
+# -LOADING: Redis restarted while it loads its data
+
+$t->redis('EVAL', q{for i = 1, 2000 do redis.call('SET', 'pad:' .. i, }
+    . q{string.rep('x', 100)) end return 1}, 0);
+$t->redis('SAVE');
+$t->stop_redis;
+$t->redis_close;
+# about 2 s of loading, answering -LOADING meanwhile
+$t->start_redis(args => ['--key-load-delay', '1000',
+    '--loading-process-events-interval-bytes', '1024']);
+my $ping = $t->redis('PING');
+SKIP: {
+    skip 'Redis loaded too fast to see -LOADING', 4
+        unless ref $ping && $ping->{error} =~ /^LOADING/;
+    $r = tok($k{loading});
+    $ping = $t->redis('PING');
+    my $still = ref $ping && $ping->{error} =~ /^LOADING/;
+    expect_refused($t, $r, 'store_unavailable',
+        'a lookup answered -LOADING');
+    diag('Redis finished loading during the request') unless $still;
+    Apiauth::Test::wait_for('Redis to load', 20,
+        sub { ($t->redis('PING') // '') eq 'PONG' });
+    %seen = ();
+    $r = until_admitted($k{loading}, 3, \%seen);
+    expect_ok($t, $r, $k{loading}, 'loaded: the same key is admitted '
+        . '(-LOADING was not cached)');
+}
+
+###############################################################################
+# -NOAUTH: requirepass set after nginx connected
+
+$t->redis('CONFIG', 'SET', 'requirepass', 'late-pw');
+# the harness's connection stays authenticated; nginx's must reconnect
+$t->redis('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+$t->redis('CLIENT', 'KILL', 'TYPE', 'pubsub');
+$r = tok($k{noauth});
+expect_refused($t, $r, 'store_unavailable',
+    'requirepass set after start: NOAUTH is store_unavailable');
+$t->redis('CONFIG', 'SET', 'requirepass', '');
+%seen = ();
+$r = until_admitted($k{noauth}, 5, \%seen);
+expect_ok($t, $r, $k{noauth},
+    'requirepass removed: the same key is admitted (NOAUTH was not cached)');
+ok(!$seen{401}, 'never refused as unknown meanwhile')
+    or diag(explain \%seen);
+
+###############################################################################
+# password_file and user=
+
+$t->redis('CONFIG', 'SET', 'requirepass', 'late-pw');
+$t->redis('ACL', 'SETUSER', 'nginxuser', 'on', '>user-pw', '~*', '&*',
+    '+@all');
+write_file("$dir/wrong.pw", "not-the-password\n");
+write_file("$dir/right.pw", "late-pw\n");
+write_file("$dir/user.pw", "user-pw\n");
+
+$t->stop_nginx;
+$t->write_nginx_conf($conf->("password_file=$dir/wrong.pw"));
+$t->start_nginx;
+$r = tok($k{wrongpw});
+expect_refused($t, $r, 'store_unavailable', 'a wrong password_file');
+
+$t->stop_nginx;
+$t->write_nginx_conf($conf->("password_file=$dir/right.pw"));
+$t->start_nginx;
+$r = until_admitted($k{wrongpw}, 3);
+expect_ok($t, $r, $k{wrongpw}, 'the right password_file');
+
+$t->stop_nginx;
+$t->write_nginx_conf($conf->("user=nginxuser password_file=$dir/user.pw"));
+$t->start_nginx;
+$r = until_admitted($k{user}, 3);
+expect_ok($t, $r, $k{user}, 'user= with its password_file (an ACL user)');
+
+###############################################################################
+# a master key other than the store's
+
+my $other_key = "$dir/other-master.key";
+write_file($other_key, random_hex(64) . "\n");
+my $mk = $t->master_key;
+chomp(my $store_id = `python3 $Apiauth::Client::SIGN key-id --master-key-file $mk`);
+chomp(my $other_id = `python3 $Apiauth::Client::SIGN key-id --master-key-file $other_key`);
+
+$t->stop_nginx;
+$t->write_nginx_conf($conf->("password_file=$dir/right.pw",
+    master_key => $other_key));
+$t->start_nginx;
+$r = tok($k{mismatch});
+expect_refused($t, $r, 'store_unavailable',
+    'nginx with another master key than the store\'s');
+my $log = '';
+for (1 .. 40) {
+    $log = $t->read_file('error.log');
+    last if $log =~ /\Q$other_id\E/ && $log =~ /\Q$store_id\E/;
+    sleep 0.1;
+}
+ok($log =~ /\Q$other_id\E/ && $log =~ /\Q$store_id\E/,
+    "error.log names both ids ($other_id, $store_id)")
+    or diag(join "\n", grep { /master|key id/i } split /\n/, $log);
+
+$t->finish;
+done_testing;
