@@ -32,7 +32,8 @@ endif
 MOD        := ngx_http_apiauth_module
 MOD_DIR    := $(CURDIR)/$(MOD)
 MOD_SRCS   := $(wildcard $(MOD)/*.c $(MOD)/*.h) $(MOD)/config
-SHARED_SRCS := $(MOD)/apiauth_secret.c $(MOD)/apiauth_key.c \
+SHARED_SRCS := $(MOD)/apiauth_crypto.c $(MOD)/apiauth_secret.c \
+               $(MOD)/apiauth_key.c \
                $(MOD)/apiauth_ip.c $(MOD)/apiauth_scope.c \
                $(MOD)/apiauth_sign.c
 SHARED_HDRS := $(SHARED_SRCS:.c=.h)
@@ -122,7 +123,7 @@ demo: all
 	APIAUTH_BUILD=$(CURDIR)/$(BUILD) bash tools/demo.sh
 
 bench: all
-	APIAUTH_BUILD=$(CURDIR)/$(BUILD) bash tools/bench.sh
+	APIAUTH_BUILD=$(CURDIR)/$(BUILD) perl tools/bench.pl
 
 install: all
 	install -d $(DESTDIR)$(MODULES_DIR) $(DESTDIR)$(PREFIX)/bin

@@ -6,9 +6,7 @@
 
 #include <string.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
+#include "apiauth_crypto.h"
 #include "apiauth_secret.h"
 
 
@@ -20,10 +18,15 @@
     (sizeof(APIAUTH_SECRET_LABEL) + 32 + 1 + APIAUTH_SALT_HEX_LEN)
 
 
-static int apiauth_hexval(unsigned char c);
-
-
 static const unsigned char  apiauth_hexdigits[] = "0123456789abcdef";
+
+/* a hex digit's value plus one; 0: not a hex digit */
+static const unsigned char  apiauth_hexval[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
+    ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
+    ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16
+};
 
 
 void
@@ -36,37 +39,20 @@ apiauth_hex(unsigned char *out, const unsigned char *in, size_t len)
 }
 
 
-static int
-apiauth_hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
-
-
 int
 apiauth_unhex(unsigned char *out, const unsigned char *in, size_t len)
 {
-    int  hi, lo;
+    unsigned  hi, lo;
 
     while (len--) {
-        hi = apiauth_hexval(*in++);
-        lo = apiauth_hexval(*in++);
+        hi = apiauth_hexval[*in++];
+        lo = apiauth_hexval[*in++];
 
-        if (hi < 0 || lo < 0) {
+        if (hi == 0 || lo == 0) {
             return -1;
         }
 
-        *out++ = (unsigned char) (hi << 4 | lo);
+        *out++ = (unsigned char) ((hi - 1) << 4 | (lo - 1));
     }
 
     return 0;
@@ -107,9 +93,8 @@ apiauth_secret_derive(const unsigned char master[APIAUTH_MASTER_KEY_LEN],
     unsigned char out[APIAUTH_SECRET_LEN])
 {
     size_t         n;
-    unsigned int   mdlen;
     unsigned char  msg[APIAUTH_SECRET_MSG_MAX];
-    unsigned char  md[EVP_MAX_MD_SIZE];
+    unsigned char  md[APIAUTH_SHA256_LEN];
 
     if (access_key_len > 32 || salt_hex_len != APIAUTH_SALT_HEX_LEN) {
         return -1;
@@ -123,8 +108,8 @@ apiauth_secret_derive(const unsigned char master[APIAUTH_MASTER_KEY_LEN],
     memcpy(msg + n, salt_hex, salt_hex_len);
     n += salt_hex_len;
 
-    if (HMAC(EVP_sha256(), master, APIAUTH_MASTER_KEY_LEN, msg, n, md, &mdlen)
-        == NULL)
+    if (apiauth_hmac_sha256(master, APIAUTH_MASTER_KEY_LEN, msg, n, md)
+        != 0)
     {
         return -1;
     }
@@ -139,13 +124,12 @@ int
 apiauth_master_key_id(const unsigned char master[APIAUTH_MASTER_KEY_LEN],
     unsigned char out[APIAUTH_KEY_ID_LEN])
 {
-    unsigned int   mdlen;
-    unsigned char  md[EVP_MAX_MD_SIZE];
+    unsigned char  md[APIAUTH_SHA256_LEN];
 
-    if (HMAC(EVP_sha256(), master, APIAUTH_MASTER_KEY_LEN,
-             (const unsigned char *) APIAUTH_KEY_ID_LABEL,
-             sizeof(APIAUTH_KEY_ID_LABEL) - 1, md, &mdlen)
-        == NULL)
+    if (apiauth_hmac_sha256(master, APIAUTH_MASTER_KEY_LEN,
+                            (const unsigned char *) APIAUTH_KEY_ID_LABEL,
+                            sizeof(APIAUTH_KEY_ID_LABEL) - 1, md)
+        != 0)
     {
         return -1;
     }

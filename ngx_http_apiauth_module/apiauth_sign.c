@@ -8,8 +8,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "apiauth_secret.h"
 #include "apiauth_sign.h"
@@ -18,6 +16,8 @@
 typedef struct {
     unsigned char  *p;
     size_t          len;
+    size_t          cap;
+    int             overflow;
 } apiauth_buf_t;
 
 
@@ -29,7 +29,6 @@ static const unsigned char *apiauth_auth_skip_sp(const unsigned char *p,
     const unsigned char *end);
 static int apiauth_header_sent(const apiauth_header_t *headers,
     size_t nheaders, const unsigned char *name, size_t len);
-static int apiauth_header_name_char(unsigned char c);
 static size_t apiauth_normalise(unsigned char *dst, const unsigned char *src,
     size_t len);
 static int apiauth_param_cmp(const void *one, const void *two);
@@ -37,9 +36,21 @@ static int apiauth_canonical_query(const apiauth_request_t *req,
     apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data);
 static void apiauth_fold(const unsigned char *p, size_t len,
     apiauth_sink_pt sink, void *data);
-static void apiauth_sink_digest(void *data, const unsigned char *p,
-    size_t len);
 static void apiauth_sink_buf(void *data, const unsigned char *p, size_t len);
+
+
+/*
+ * character classes, one table lookup per character on the hot path:
+ * unreserved (RFC 3986), header name (RFC 9110 token, lower case), nonce
+ */
+#define APIAUTH_UNRESERVED   1
+#define APIAUTH_NAME         2
+#define APIAUTH_NONCE        4
+
+static unsigned char  apiauth_class[256];
+static int            apiauth_class_ready;
+
+static void apiauth_class_init(void);
 
 
 /* RFC 3986 unreserved characters */
@@ -58,6 +69,37 @@ static const unsigned char  apiauth_unreserved[256] = {
     ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
     ['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1
 };
+
+
+static void
+apiauth_class_init(void)
+{
+    int          c;
+    const char  *p;
+
+    for (c = 0; c < 256; c++) {
+        if (apiauth_unreserved[c]) {
+            apiauth_class[c] |= APIAUTH_UNRESERVED;
+        }
+
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            apiauth_class[c] |= APIAUTH_NAME | APIAUTH_NONCE;
+        }
+
+        if (c >= 'A' && c <= 'Z') {
+            apiauth_class[c] |= APIAUTH_NONCE;
+        }
+    }
+
+    for (p = "!#$%&'*+-.^_`|~"; *p; p++) {
+        apiauth_class[(unsigned char) *p] |= APIAUTH_NAME;
+    }
+
+    apiauth_class['_'] |= APIAUTH_NONCE;
+    apiauth_class['-'] |= APIAUTH_NONCE;
+
+    apiauth_class_ready = 1;
+}
 
 
 static const unsigned char *
@@ -167,16 +209,6 @@ apiauth_header_sent(const apiauth_header_t *headers, size_t nheaders,
 }
 
 
-/* RFC 9110 token characters, upper case excluded */
-
-static int
-apiauth_header_name_char(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-           || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-
 int
 apiauth_signed_headers_check(const unsigned char *s, size_t len,
     const apiauth_header_t *headers, size_t nheaders)
@@ -187,6 +219,10 @@ apiauth_signed_headers_check(const unsigned char *s, size_t len,
 
     if (len == 0 || len > APIAUTH_SIGNED_HEADERS_MAX) {
         return -1;
+    }
+
+    if (!apiauth_class_ready) {
+        apiauth_class_init();
     }
 
     end = s + len;
@@ -200,7 +236,8 @@ apiauth_signed_headers_check(const unsigned char *s, size_t len,
         name = p;
 
         while (p < end && *p != ';') {
-            if (!apiauth_header_name_char(*p)) {
+            /* RFC 9110 token characters, upper case excluded */
+            if (!(apiauth_class[*p] & APIAUTH_NAME)) {
                 return -1;
             }
             p++;
@@ -297,12 +334,12 @@ apiauth_nonce_check(const unsigned char *s, size_t len)
         return -1;
     }
 
+    if (!apiauth_class_ready) {
+        apiauth_class_init();
+    }
+
     for (i = 0; i < len; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9')
-              || (s[i] >= 'A' && s[i] <= 'Z')
-              || (s[i] >= 'a' && s[i] <= 'z')
-              || s[i] == '_' || s[i] == '-'))
-        {
+        if (!(apiauth_class[s[i]] & APIAUTH_NONCE)) {
             return -1;
         }
     }
@@ -590,19 +627,40 @@ apiauth_string_to_sign(const unsigned char *date, size_t date_len,
 
 
 static void
-apiauth_sink_digest(void *data, const unsigned char *p, size_t len)
-{
-    EVP_DigestUpdate(data, p, len);
-}
-
-
-static void
 apiauth_sink_buf(void *data, const unsigned char *p, size_t len)
 {
     apiauth_buf_t  *buf = data;
 
+    if (buf->len + len > buf->cap) {
+        buf->overflow = 1;
+        return;
+    }
+
     memcpy(buf->p + buf->len, p, len);
     buf->len += len;
+}
+
+
+/*
+ * the path and query only shrink when normalised; each sent header adds
+ * to at most one signed line, with a separator; each signed name adds its
+ * ':' and line break
+ */
+
+size_t
+apiauth_canonical_request_bound(const apiauth_request_t *req)
+{
+    size_t  i, n;
+
+    n = req->method_len + req->path_len + req->query_len
+        + 3 * req->signed_headers_len + sizeof(APIAUTH_UNSIGNED_PAYLOAD)
+        + 32;
+
+    for (i = 0; i < req->nheaders; i++) {
+        n += req->headers[i].name_len + req->headers[i].value_len + 2;
+    }
+
+    return n;
 }
 
 
@@ -612,36 +670,49 @@ apiauth_sign(const apiauth_request_t *req, apiauth_scratch_t *scratch,
     const unsigned char *nonce, size_t nonce_len,
     const unsigned char *secret, size_t secret_len, unsigned char *mac)
 {
-    unsigned int        len;
-    apiauth_buf_t       buf;
-    unsigned char       md[EVP_MAX_MD_SIZE];
-    unsigned char       hex[APIAUTH_SHA256_HEX_LEN];
-    unsigned char       sts[sizeof(APIAUTH_ALGORITHM) + APIAUTH_DATE_MAX
-                            + APIAUTH_NONCE_MAX + APIAUTH_SHA256_HEX_LEN + 2];
-    static EVP_MD_CTX  *ctx;
+    int             rc;
+    apiauth_buf_t   buf;
+    unsigned char  *own;
+    unsigned char   md[APIAUTH_SHA256_LEN];
+    unsigned char   hex[APIAUTH_SHA256_HEX_LEN];
+    unsigned char   sts[sizeof(APIAUTH_ALGORITHM) + APIAUTH_DATE_MAX
+                        + APIAUTH_NONCE_MAX + APIAUTH_SHA256_HEX_LEN + 2];
 
-    /* one context per process: workers and the tool are single-threaded */
+    if (date_len > APIAUTH_DATE_MAX || nonce_len > APIAUTH_NONCE_MAX) {
+        return -1;
+    }
 
-    if (ctx == NULL) {
-        ctx = EVP_MD_CTX_new();
-        if (ctx == NULL) {
+    /* one buffer, one digest: a piecewise digest costs more per piece */
+
+    own = NULL;
+    buf.cap = apiauth_canonical_request_bound(req);
+    buf.len = 0;
+    buf.overflow = 0;
+
+    if (scratch->creq && scratch->creq_cap >= buf.cap) {
+        buf.p = scratch->creq;
+
+    } else {
+        own = malloc(buf.cap);
+        if (own == NULL) {
             return -1;
         }
+
+        buf.p = own;
     }
 
-    if (date_len > APIAUTH_DATE_MAX || nonce_len > APIAUTH_NONCE_MAX
-        || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-    {
-        return -1;
+    rc = apiauth_canonical_request(req, scratch, apiauth_sink_buf, &buf);
+
+    if (rc == 0 && !buf.overflow) {
+        rc = apiauth_sha256(buf.p, buf.len, md);
+
+    } else {
+        rc = -1;
     }
 
-    if (apiauth_canonical_request(req, scratch, apiauth_sink_digest, ctx)
-        != 0)
-    {
-        return -1;
-    }
+    free(own);
 
-    if (EVP_DigestFinal_ex(ctx, md, &len) != 1) {
+    if (rc != 0) {
         return -1;
     }
 
@@ -651,16 +722,11 @@ apiauth_sign(const apiauth_request_t *req, apiauth_scratch_t *scratch,
 
     buf.p = sts;
     buf.len = 0;
+    buf.cap = sizeof(sts);
     apiauth_string_to_sign(date, date_len, nonce, nonce_len, hex,
                            apiauth_sink_buf, &buf);
 
-    if (HMAC(EVP_sha256(), secret, (int) secret_len, sts, buf.len, mac, &len)
-        == NULL)
-    {
-        return -1;
-    }
-
-    return 0;
+    return apiauth_hmac_sha256(secret, secret_len, sts, buf.len, mac);
 }
 
 

@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "apiauth_crypto.h"
+
 
 #define APIAUTH_ALGORITHM          "APIAUTH-HMAC-SHA256"
 #define APIAUTH_UNSIGNED_PAYLOAD   "UNSIGNED-PAYLOAD"
@@ -24,8 +26,6 @@
 #define APIAUTH_SIGNED_MAX         32       /* signed headers */
 #define APIAUTH_SIGNED_HEADERS_MAX 1024     /* bytes of SignedHeaders */
 #define APIAUTH_QUERY_PARAMS_MAX   256
-#define APIAUTH_SHA256_LEN         32
-#define APIAUTH_SHA256_HEX_LEN     64
 
 
 typedef struct {
@@ -73,10 +73,15 @@ typedef struct {
 } apiauth_param_t;
 
 
-/* scratch space for the canonical query; the module takes it from a pool */
+/*
+ * scratch space: for the canonical query, and for the canonical request,
+ * which is hashed in one piece; without creq, apiauth_sign() allocates it
+ */
 typedef struct {
     unsigned char        *buf;           /* max(path_len, query_len) */
     apiauth_param_t      *params;        /* APIAUTH_QUERY_PARAMS_MAX */
+    unsigned char        *creq;          /* apiauth_canonical_request_bound */
+    size_t                creq_cap;
 } apiauth_scratch_t;
 
 
@@ -102,6 +107,9 @@ int apiauth_nonce_check(const unsigned char *s, size_t len);
 /* writes the canonical request into sink */
 int apiauth_canonical_request(const apiauth_request_t *req,
     apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data);
+
+/* at least the length of the canonical request of req */
+size_t apiauth_canonical_request_bound(const apiauth_request_t *req);
 
 /*
  * the whole verification: SHA-256 of the canonical request, string to

@@ -38,12 +38,18 @@ static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
 
 
 #define ngx_http_apiauth_is(h, lit)                                          \
-    ((h)->key.len == sizeof(lit) - 1                                         \
-     && ngx_strncmp((h)->lowcase_key, lit, sizeof(lit) - 1) == 0)
+    (ngx_strncmp((h)->lowcase_key, lit, sizeof(lit) - 1) == 0)
 
 
-/* the signed query's sort needs room; workers are one thread */
+#define NGX_HTTP_APIAUTH_CREQ_SIZE   16384
+
+
+/*
+ * room for the signed query's sort and the canonical request, without an
+ * allocation per request: workers are one thread
+ */
 static apiauth_param_t  ngx_http_apiauth_params[APIAUTH_QUERY_PARAMS_MAX];
+static u_char           ngx_http_apiauth_creq[NGX_HTTP_APIAUTH_CREQ_SIZE];
 
 
 /* one pass over the headers: ours, and whether any of them is repeated */
@@ -78,22 +84,40 @@ ngx_http_apiauth_scan(ngx_http_request_t *r, ngx_http_apiauth_sent_t *sent)
 
         sent->nheaders++;
 
-        if (ngx_http_apiauth_is(&h[i], "authorization")) {
-            slot = &sent->authorization;
+        /* the length picks the one name to compare */
 
-        } else if (ngx_http_apiauth_is(&h[i], "x-api-key")) {
-            slot = &sent->api_key;
+        switch (h[i].key.len) {
 
-        } else if (ngx_http_apiauth_is(&h[i], "x-apiauth-date")) {
-            slot = &sent->date;
+        case sizeof("authorization") - 1:
+            slot = ngx_http_apiauth_is(&h[i], "authorization")
+                   ? &sent->authorization : NULL;
+            break;
 
-        } else if (ngx_http_apiauth_is(&h[i], "x-apiauth-nonce")) {
-            slot = &sent->nonce;
+        case sizeof("x-api-key") - 1:
+            slot = ngx_http_apiauth_is(&h[i], "x-api-key")
+                   ? &sent->api_key : NULL;
+            break;
 
-        } else if (ngx_http_apiauth_is(&h[i], "x-apiauth-content-sha256")) {
-            slot = &sent->content_sha256;
+        case sizeof("x-apiauth-date") - 1:
+            slot = ngx_http_apiauth_is(&h[i], "x-apiauth-date")
+                   ? &sent->date : NULL;
+            break;
 
-        } else {
+        case sizeof("x-apiauth-nonce") - 1:
+            slot = ngx_http_apiauth_is(&h[i], "x-apiauth-nonce")
+                   ? &sent->nonce : NULL;
+            break;
+
+        case sizeof("x-apiauth-content-sha256") - 1:
+            slot = ngx_http_apiauth_is(&h[i], "x-apiauth-content-sha256")
+                   ? &sent->content_sha256 : NULL;
+            break;
+
+        default:
+            slot = NULL;
+        }
+
+        if (slot == NULL) {
             continue;
         }
 
@@ -346,6 +370,16 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     }
 
     scratch.params = ngx_http_apiauth_params;
+    scratch.creq = ngx_http_apiauth_creq;
+    scratch.creq_cap = sizeof(ngx_http_apiauth_creq);
+
+    if (apiauth_canonical_request_bound(&req) > scratch.creq_cap) {
+        scratch.creq_cap = apiauth_canonical_request_bound(&req);
+        scratch.creq = ngx_pnalloc(r->pool, scratch.creq_cap);
+        if (scratch.creq == NULL) {
+            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+        }
+    }
 
     /* more query parameters than we sort */
 

@@ -449,6 +449,10 @@ build(const spec_t *s, built_t *b)
     b->req.signed_headers_len = s->signed_headers.len;
 
     b->scratch.buf = own(b, path_len > query_len ? path_len : query_len);
+
+    /* exactly the documented bound: the sanitizers catch an overflow */
+    b->scratch.creq_cap = apiauth_canonical_request_bound(&b->req);
+    b->scratch.creq = own(b, b->scratch.creq_cap);
     b->scratch.params = own(b, APIAUTH_QUERY_PARAMS_MAX
                                * sizeof(apiauth_param_t));
 }

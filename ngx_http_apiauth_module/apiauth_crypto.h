@@ -1,0 +1,31 @@
+
+/*
+ * Copyright (C) ngx_http_apiauth_module authors
+ *
+ * SHA-256 and HMAC-SHA256, shared by the module and the tools (no nginx
+ * headers), without OpenSSL 3's per-call fetch and allocation
+ * (apiauth_crypto.c says what they cost).
+ */
+
+
+#ifndef _APIAUTH_CRYPTO_H_INCLUDED_
+#define _APIAUTH_CRYPTO_H_INCLUDED_
+
+
+#include <stddef.h>
+
+
+#define APIAUTH_SHA256_LEN         32
+#define APIAUTH_SHA256_HEX_LEN     64
+#define APIAUTH_SHA256_BLOCK       64
+
+
+/* both return 0, or -1 when OpenSSL fails */
+int apiauth_sha256(const unsigned char *p, size_t len,
+    unsigned char out[APIAUTH_SHA256_LEN]);
+int apiauth_hmac_sha256(const unsigned char *key, size_t key_len,
+    const unsigned char *msg, size_t msg_len,
+    unsigned char out[APIAUTH_SHA256_LEN]);
+
+
+#endif /* _APIAUTH_CRYPTO_H_INCLUDED_ */

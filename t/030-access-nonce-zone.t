@@ -1,0 +1,107 @@
+#!/usr/bin/perl
+
+# The nonce zone's capacity: a 64k zone remembers about 16 bytes per nonce;
+# full of live nonces, it refuses signed requests with 503 store_unavailable
+# and says so in the error log at most once a second, rather than forget a
+# nonce; once the nonces expire it takes new ones.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use IO::Socket::INET;
+use Test::More;
+use Time::HiRes qw(sleep time);
+use Apiauth::Test;
+use Apiauth::Client;
+use Apiauth::Sign qw(signed_raw);
+
+my $t = Apiauth::Test->new;
+$t->start_redis;
+$t->init_store;
+
+my $key = $t->create_key('--name', 'nonces', '--access-key', 'NonceKey0001');
+my $ZONE = 65536;
+
+$t->write_nginx_conf(nginx_conf(
+    http => "apiauth_nonce zone=small:64k;\n    apiauth_clock_skew 10s;",
+    server => "keepalive_requests 100000;\n"
+        . 'location / { apiauth signature; @@BACKEND@@ }'));
+$t->start_nginx;
+
+my $port = $t->port('http');
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+    Proto => 'tcp') or die;
+my $n = 0;
+
+# one keepalive connection; returns the status
+sub call {
+    my ($nonce, $date) = @_;
+    print $s signed_raw(access_key => $key->{access_key},
+        secret => $key->{access_secret}, target => '/n',
+        host => "127.0.0.1:$port", nonce => $nonce, date => $date);
+    my $head = '';
+    while ($head !~ /\r\n\r\n/) {
+        sysread($s, $head, 4096, length $head) or die "connection closed\n";
+    }
+    my ($status) = $head =~ /^HTTP\/1\.1 (\d+)/;
+    my ($len) = $head =~ /Content-Length: (\d+)/i;
+    my $body = substr($head, index($head, "\r\n\r\n") + 4);
+    while (length $body < $len) {
+        sysread($s, $body, $len - length $body, length $body) or die;
+    }
+    return $status;
+}
+
+my $date = int time;
+my ($ok, $first_full, $run, %statuses) = (0, undef, 0);
+my $t0 = time;
+for my $i (1 .. 8000) {
+    my $st = call(sprintf('fill-nonce-%08d', $i), $date);
+    $statuses{$st}++;
+    $first_full //= $ok if $st == 503;
+    $ok++ if $st == 200;
+    $run = $st == 503 ? $run + 1 : 0;
+    last if $run == 50;
+}
+my $took = time - $t0;
+
+ok(defined $first_full, 'a full zone refuses with 503')
+    or diag(explain \%statuses);
+is(join(',', sort keys %statuses), '200,503', 'only 200s and 503s');
+is($run, 50, 'until it refuses every new nonce');
+diag(sprintf '64k zone: first refusal after %d nonces (%.1f bytes each), '
+    . 'full at %d (%.1f bytes each), in %.1fs', $first_full // 0,
+    $ZONE / ($first_full || 1), $ok, $ZONE / ($ok || 1), $took);
+ok($first_full >= 2800, "the first refusal comes late: after $first_full "
+    . 'nonces, about 20 bytes of zone each');
+ok($ok >= 3200 && $ok <= $ZONE / 16,
+    "full at 16 bytes of zone per nonce, plus overhead: $ok in 64k");
+
+my @logged = grep { /apiauth: nonce zone "small" is full of live nonces/ }
+    split /\n/, $t->read_file('error.log');
+ok(@logged >= 1, 'the error log says the nonce zone is full');
+ok(@logged <= int($took) + 2, 'at most once a second (' . scalar(@logged)
+    . ' lines in ' . sprintf('%.1f', $took) . 's)');
+
+my $r = http($port, signed_request(key => $key, target => '/again',
+    port => $port, host => "127.0.0.1:$port"));
+is($r->{status}, 503, 'still full for a fresh nonce');
+is($r->{json} && $r->{json}{reason}, 'store_unavailable',
+    'as store_unavailable');
+
+# a replay of a remembered nonce is still a replay, full or not
+is(call('fill-nonce-00000001', $date), 401, 'a remembered nonce is still '
+    . 'refused as replayed');
+
+# the nonces live until their date plus the skew: then the zone takes more
+my $wait = $date + 11 - time;
+sleep $wait if $wait > 0;
+$r = http($port, signed_request(key => $key, target => '/later',
+    port => $port, host => "127.0.0.1:$port"));
+is($r->{status}, 200, 'after the nonces expired, a new nonce is taken');
+
+close $s;
+$t->finish;
+done_testing;

@@ -1,0 +1,339 @@
+#!/usr/bin/perl
+
+# make bench: worker CPU per request of apiauth locations against plain ones.
+#
+# nginx runs one worker pinned to CPU 0 (worker_cpu_affinity), wrk one
+# thread pinned to CPU 1, 50 keepalive connections, every row with the same
+# wrk script sending the requests of a file.  A slice runs wrk for WARMUP +
+# MEASURE seconds; between two samples the worker's CPU time (utime + stime
+# from /proc/<worker>/stat) and nginx's request count (stub_status) give
+# microseconds of worker CPU per request.  Each apiauth row has a plain
+# twin that gets the very same bytes; the two alternate, slice by slice, so
+# that the machine's drift weighs on both.  Three rounds, and the medians.
+# Any non-2xx answer fails the bench.
+#
+# Environment: APIAUTH_BUILD (build dir), BENCH_ROUNDS (3), BENCH_SLICES
+# (3), BENCH_MEASURE (3 s), BENCH_SCALE_KEYS (1000000), BENCH_HOT_KEYS
+# (100000).
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/../t/lib";
+use Digest::SHA qw(hmac_sha256_hex);
+use IO::Socket::INET;
+use POSIX qw(floor);
+use Time::HiRes qw(sleep time);
+use Apiauth::Test;
+use Apiauth::Sign qw(signed_raw);
+
+my $ROUNDS = $ENV{BENCH_ROUNDS} // 3;
+my $SLICES = $ENV{BENCH_SLICES} // 3;
+my $WARMUP = 1;
+my $MEASURE = $ENV{BENCH_MEASURE} // 3;
+my $SCALE = $ENV{BENCH_SCALE_KEYS} // 1_000_000;
+my $HOT = $ENV{BENCH_HOT_KEYS} // 100_000;
+my $CONNS = 50;
+my $TICK_US = 1_000_000 / POSIX::sysconf(POSIX::_SC_CLK_TCK());
+
+my $t = Apiauth::Test->new;
+my $dir = $t->dir;
+$t->start_redis;
+system('taskset', '-pc', '1', $t->{pids}{redis}) == 0
+    or die "taskset failed\n";
+$t->init_store;
+$t->ctl('config', 'set', 'max_keys', $SCALE + 1000);
+
+# every check on: a whitelist, scopes by app and interface, an expiry
+my $key = $t->create_key('--name', 'bench', '--access-key', 'BenchKey0001',
+    '--app', 'shop', '--interface', 'orders', '--ip', '10.0.0.0/8',
+    '--ip', '127.0.0.1', '--expires', '30d');
+my $AK = $key->{access_key};
+my $SECRET = $key->{access_secret};
+
+my ($port, $plain, $status) = map { $t->port($_) } qw(http plain status);
+
+write_conf('64m');
+$t->start_nginx;
+my $worker = worker_pid();
+
+printf "# %s, %d CPUs, nginx %s, %s\n", cpu_model(), scalar cpus(),
+    nginx_version(), scalar localtime;
+printf "# worker %d pinned to CPU 0, wrk pinned to CPU 1, %d connections, "
+    . "%ds warm-up + %ds measured per row\n", $worker, $CONNS, $WARMUP,
+    $MEASURE;
+
+my $lua = "$FindBin::Bin/bench";
+
+# every row sends the requests of a file with the same wrk script, so that
+# wrk costs the same in every row; each apiauth row has a plain twin that
+# gets the very same bytes
+write_file("$dir/bare.req", "GET /plain/orders HTTP/1.1\r\n"
+    . "Host: 127.0.0.1:$port\r\n\r\n");
+write_file("$dir/token.req", "GET /token/orders HTTP/1.1\r\n"
+    . "Host: 127.0.0.1:$port\r\nAuthorization: Bearer $AK.$SECRET\r\n\r\n");
+write_file("$dir/fixed.req", signed_raw(access_key => $AK, secret => $SECRET,
+    target => '/noreplay/orders', host => "127.0.0.1:$port",
+    nonce => 'bench-fixed-nonce-0001', date => int time));
+
+my (%runs, @failures, $rate);
+
+for my $round (1 .. $ROUNDS) {
+    print "\n# round $round\n";
+    printf "%-44s %10s %12s\n", 'row', 'req/s', 'CPU us/req';
+
+    my $bare = row('plain location, a bare request', $plain, ['bare.req']);
+
+    my ($pt, $tk) = pair('plain location, token requests', 'token',
+        ['token.req'], 1.10);
+    ratio($tk, $bare);
+
+    my ($pf, $s1) = pair('plain location, a signed request',
+        'signature, replay protection off', ['fixed.req'], 1.25);
+    ratio($s1, $bare);
+
+    # each request its own nonce: a pool per slice, as large as a slice
+    # needs; the plain twin gets the same requests and ignores the nonces
+    $rate = $s1->{rps} if !$rate || $s1->{rps} > $rate;
+    my @pools = map { "pool.$_.req" } 1 .. $SLICES;
+    make_pool("$dir/$_", int($rate * ($WARMUP + $MEASURE + 1) * 1.3))
+        for @pools;
+    my ($ps, $s2) = pair('plain location, signed requests, new nonces',
+        'signature, defaults (a new nonce each)', \@pools, 1.25);
+    ratio($s2, $bare);
+}
+
+summary();
+
+scale();
+
+$t->finish;
+Test::More::done_testing();
+
+if (@failures) {
+    print "\nFAILED:\n", map { "  $_\n" } @failures;
+    exit 1;
+}
+
+print "\nall targets met\n";
+exit 0;
+
+###############################################################################
+
+sub write_conf {
+    my ($cache) = @_;
+    $t->write_nginx_conf(<<"EOF");
+%%MAIN%%
+worker_processes 1;
+worker_cpu_affinity 01;
+events { worker_connections 4096; }
+http {
+    %%HTTP%%
+    access_log off;
+    keepalive_requests 1000000;
+    apiauth_redis 127.0.0.1:%%REDIS_PORT%%;
+    apiauth_master_key %%MASTER_KEY%%;
+    apiauth_cache zone=bench_cache:$cache;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        apiauth_app shop;
+        apiauth_interface orders;
+
+        location /sig/ { apiauth signature; empty_gif; }
+        location /noreplay/ {
+            apiauth signature;
+            apiauth_replay_protection off;
+            empty_gif;
+        }
+        location /token/ { apiauth token; empty_gif; }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_plain%%;
+        location / { empty_gif; }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT_status%%;
+        location / { stub_status; }
+    }
+}
+EOF
+}
+
+sub worker_pid {
+    my $master = $t->{pids}{nginx};
+    for (1 .. 50) {
+        open my $f, '<', "/proc/$master/task/$master/children" or die $!;
+        my ($pid) = split ' ', <$f> // '';
+        return $pid if $pid;
+        sleep 0.1;
+    }
+    die "no nginx worker\n";
+}
+
+sub cpu_ticks {
+    open my $f, '<', "/proc/$worker/stat" or die "worker $worker: $!\n";
+    my $stat = <$f>;
+    $stat =~ s/^.*\) //;
+    my @f = split ' ', $stat;
+    return $f[11] + $f[12];          # utime, stime
+}
+
+sub requests {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $status, Proto => 'tcp') or die "stub_status: $!\n";
+    print $s "GET / HTTP/1.0\r\n\r\n";
+    local $/;
+    my $r = <$s>;
+    return $r =~ /^\s*\d+\s+\d+\s+(\d+)\s*$/m ? $1 : die "stub_status?\n";
+}
+
+# one wrk run: CPU ticks of the worker and requests served, measured after
+# a warm-up
+sub slice {
+    my ($p, $file) = @_;
+    my @cmd = ('taskset', '-c', '1', 'wrk', '-t1', "-c$CONNS",
+        '-d' . ($WARMUP + $MEASURE + 1) . 's', '-s', "$lua/pool.lua",
+        "http://127.0.0.1:$p/", "$dir/$file");
+
+    open my $wrk, '-|', @cmd or die "wrk: $!\n";
+
+    sleep $WARMUP;
+    my ($c0, $r0, $t0) = (cpu_ticks(), requests(), time);
+    sleep $MEASURE;
+    my ($c1, $r1, $t1) = (cpu_ticks(), requests(), time);
+
+    my $out = do { local $/; <$wrk> };
+    close $wrk;
+
+    if ($out =~ /Non-2xx or 3xx responses: (\d+)/
+        || $out !~ /Requests\/sec/ || $out =~ /Socket errors/)
+    {
+        push @failures, "wrk saw errors or non-2xx answers:\n$out";
+    }
+
+    # the stub_status request itself counts once
+    return ($c1 - $c0, $r1 - $r0 - 1, $t1 - $t0);
+}
+
+sub row_result {
+    my ($name, $ticks, $reqs, $secs) = @_;
+    my %r = (name => $name, rps => $reqs / $secs,
+        us => $ticks * $TICK_US / $reqs);
+    push @{ $runs{$name} }, \%r;
+    printf "%-44s %10.0f %12.2f\n", $name, $r{rps}, $r{us};
+    return \%r;
+}
+
+sub row {
+    my ($name, $p, $files) = @_;
+    my ($ticks, $reqs, $secs) = (0, 0, 0);
+    for my $f (@$files) {
+        my @s = slice($p, $f);
+        $ticks += $s[0];
+        $reqs += $s[1];
+        $secs += $s[2];
+    }
+    return row_result($name, $ticks, $reqs, $secs);
+}
+
+# a plain twin and an apiauth row, alternating in slices, so that the
+# machine's drift weighs on both alike
+sub pair {
+    my ($plain_name, $name, $files, $target) = @_;
+    my (@a, @b) = ((0, 0, 0), (0, 0, 0));
+    @a = (0, 0, 0);
+    @b = (0, 0, 0);
+    for my $i (1 .. $SLICES) {
+        my $f = $files->[($i - 1) % @$files];
+        my @s = slice($plain, $f);
+        $a[$_] += $s[$_] for 0 .. 2;
+        @s = slice($port, $f);
+        $b[$_] += $s[$_] for 0 .. 2;
+    }
+    my $pr = row_result($plain_name, @a);
+    my $ar = row_result($name, @b);
+    ratio($ar, $pr, $target);
+    return ($pr, $ar);
+}
+
+# a target makes a ratio count; without one it is printed for the record
+sub ratio {
+    my ($row, $base, $target) = @_;
+    my $x = $row->{us} / $base->{us};
+    my $name = "$row->{name} / $base->{name}";
+    push @{ $runs{"ratio: $name"} }, { ratio => $x, target => $target };
+    printf "  %-68s %6.3f%s\n", $name, $x,
+        $target ? sprintf('  (target <= %.2f)', $target) : '';
+}
+
+sub median {
+    my @v = sort { $a <=> $b } @_;
+    return $v[floor($#v / 2)] if @v % 2;
+    return ($v[$#v / 2 - 0.5] + $v[$#v / 2 + 0.5]) / 2;
+}
+
+sub summary {
+    print "\n# medians of $ROUNDS rounds\n";
+    printf "%-44s %10s %12s\n", 'row', 'req/s', 'CPU us/req';
+    for my $name (grep { !/^ratio/ } sort keys %runs) {
+        my @r = @{ $runs{$name} };
+        printf "%-44s %10.0f %12.2f\n", $name, median(map { $_->{rps} } @r),
+            median(map { $_->{us} } @r);
+    }
+    print "\n";
+    for my $name (grep { /^ratio/ } sort keys %runs) {
+        my @r = @{ $runs{$name} };
+        my $m = median(map { $_->{ratio} } @r);
+        my $target = $r[0]{target};
+        my $ok = !$target || $m <= $target;
+        printf "  %-68s %6.3f%s\n", substr($name, 7), $m,
+            $target ? sprintf('  <= %.2f %s', $target, $ok ? 'ok' : 'MISSED')
+                    : '';
+        push @failures, sprintf('%s: median ratio %.3f > %.2f',
+            substr($name, 7), $m, $target) unless $ok;
+    }
+}
+
+# requests for /sig/orders, each with its own nonce, one per line block
+sub make_pool {
+    my ($file, $n) = @_;
+    my $date = int time;
+    open my $f, '>', $file or die "$file: $!\n";
+    for my $i (1 .. $n) {
+        print $f signed_raw(access_key => $AK, secret => $SECRET,
+            target => '/sig/orders', host => "127.0.0.1:$port",
+            nonce => sprintf('bench%011d%06d', $date, $i), date => $date);
+    }
+    close $f;
+}
+
+sub write_file {
+    my ($file, $data) = @_;
+    open my $f, '>', $file or die "$file: $!\n";
+    print $f $data;
+    close $f;
+}
+
+sub cpus {
+    open my $f, '<', '/proc/cpuinfo' or return ();
+    return grep { /^processor/ } <$f>;
+}
+
+sub cpu_model {
+    open my $f, '<', '/proc/cpuinfo' or return 'unknown CPU';
+    for (<$f>) { return $1 if /^model name\s*:\s*(.*)$/ }
+    return 'unknown CPU';
+}
+
+sub nginx_version {
+    my $v = `$Apiauth::Test::NGINX -v 2>&1`;
+    return $v =~ m{nginx/(\S+)} ? $1 : '?';
+}
+
+sub scale {
+    # filled in below
+}
