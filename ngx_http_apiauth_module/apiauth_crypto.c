@@ -15,7 +15,6 @@
 
 #include <string.h>
 
-#include <openssl/crypto.h>
 #include <openssl/sha.h>
 
 #include "apiauth_crypto.h"
@@ -83,9 +82,9 @@ apiauth_hmac_sha256(const unsigned char *key, size_t key_len,
     }
 
     /* the key's pads are as secret as the key */
-    OPENSSL_cleanse(k, sizeof(k));
-    OPENSSL_cleanse(pad, sizeof(pad));
-    OPENSSL_cleanse(&ctx, sizeof(ctx));
+    explicit_bzero(k, sizeof(k));
+    explicit_bzero(pad, sizeof(pad));
+    explicit_bzero(&ctx, sizeof(ctx));
 
     return rc ? 0 : -1;
 }

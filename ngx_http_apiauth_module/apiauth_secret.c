@@ -18,7 +18,16 @@
     (sizeof(APIAUTH_SECRET_LABEL) + 32 + 1 + APIAUTH_SALT_HEX_LEN)
 
 
-static const unsigned char  apiauth_hexdigits[] = "0123456789abcdef";
+/* "000102...ff": two hex digits per byte value */
+static const unsigned char  apiauth_hexpairs[] =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
 /* a hex digit's value plus one; 0: not a hex digit */
 static const unsigned char  apiauth_hexval[256] = {
@@ -32,9 +41,10 @@ static const unsigned char  apiauth_hexval[256] = {
 void
 apiauth_hex(unsigned char *out, const unsigned char *in, size_t len)
 {
-    while (len--) {
-        *out++ = apiauth_hexdigits[*in >> 4];
-        *out++ = apiauth_hexdigits[*in++ & 0xf];
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        memcpy(out + 2 * i, apiauth_hexpairs + 2 * in[i], 2);
     }
 }
 

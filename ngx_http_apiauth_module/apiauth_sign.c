@@ -32,11 +32,16 @@ static int apiauth_header_sent(const apiauth_header_t *headers,
 static size_t apiauth_normalise(unsigned char *dst, const unsigned char *src,
     size_t len);
 static int apiauth_param_cmp(const void *one, const void *two);
-static int apiauth_canonical_query(const apiauth_request_t *req,
-    apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data);
-static void apiauth_fold(const unsigned char *p, size_t len,
-    apiauth_sink_pt sink, void *data);
+static unsigned char *apiauth_canonical_query(const apiauth_request_t *req,
+    apiauth_scratch_t *scratch, unsigned char *out);
+static unsigned char *apiauth_fold(unsigned char *out, const unsigned char *p,
+    size_t len);
+static unsigned char *apiauth_canonical_write(const apiauth_request_t *req,
+    apiauth_scratch_t *scratch, unsigned char *out);
 static void apiauth_sink_buf(void *data, const unsigned char *p, size_t len);
+
+
+#define apiauth_cpy(dst, src, n)  ((unsigned char *) memcpy(dst, src, n) + (n))
 
 
 /*
@@ -118,7 +123,7 @@ apiauth_auth_parse(const unsigned char *s, size_t len, apiauth_auth_t *a)
 {
     size_t                n;
     unsigned              seen;
-    const unsigned char  *p, *end, *key, *eq, *val, *val_end;
+    const unsigned char  *p, *end, *seg, *eq, *val, *val_end;
 
     end = s + len;
     n = sizeof(APIAUTH_ALGORITHM) - 1;
@@ -133,37 +138,48 @@ apiauth_auth_parse(const unsigned char *s, size_t len, apiauth_auth_t *a)
     seen = 0;
     p = s + n;
 
+    /* "key=value" segments between commas, spaces around them */
+
     for ( ;; ) {
         p = apiauth_auth_skip_sp(p, end);
-        key = p;
 
-        eq = NULL;
-        while (p < end && *p != ',' && *p != ' ' && *p != '\t') {
-            if (*p == '=' && eq == NULL) {
-                eq = p;
-            }
-            p++;
+        if (p == end) {
+            return -1;
         }
 
-        if (eq == NULL || eq == key || eq + 1 == p) {
+        seg = memchr(p, ',', end - p);
+        if (seg == NULL) {
+            seg = end;
+        }
+
+        val_end = seg;
+
+        while (val_end > p && (val_end[-1] == ' ' || val_end[-1] == '\t')) {
+            val_end--;
+        }
+
+        eq = memchr(p, '=', val_end - p);
+
+        if (eq == NULL || eq == p || eq + 1 == val_end
+            || memchr(p, ' ', val_end - p) || memchr(p, '\t', val_end - p))
+        {
             return -1;
         }
 
         val = eq + 1;
-        val_end = p;
-        n = eq - key;
+        n = eq - p;
 
-        if (apiauth_str_eq(key, n, "Credential") && !(seen & 1)) {
+        if (apiauth_str_eq(p, n, "Credential") && !(seen & 1)) {
             seen |= 1;
             a->credential = val;
             a->credential_len = val_end - val;
 
-        } else if (apiauth_str_eq(key, n, "SignedHeaders") && !(seen & 2)) {
+        } else if (apiauth_str_eq(p, n, "SignedHeaders") && !(seen & 2)) {
             seen |= 2;
             a->signed_headers = val;
             a->signed_headers_len = val_end - val;
 
-        } else if (apiauth_str_eq(key, n, "Signature") && !(seen & 4)) {
+        } else if (apiauth_str_eq(p, n, "Signature") && !(seen & 4)) {
             seen |= 4;
 
             if (val_end - val != 2 * APIAUTH_SHA256_LEN
@@ -176,15 +192,11 @@ apiauth_auth_parse(const unsigned char *s, size_t len, apiauth_auth_t *a)
             return -1;
         }
 
-        p = apiauth_auth_skip_sp(p, end);
-
-        if (p == end) {
+        if (seg == end) {
             break;
         }
 
-        if (*p++ != ',') {
-            return -1;
-        }
+        p = seg + 1;
     }
 
     return seen == 7 ? 0 : -1;
@@ -411,9 +423,9 @@ apiauth_param_cmp(const void *one, const void *two)
 }
 
 
-static int
+static unsigned char *
 apiauth_canonical_query(const apiauth_request_t *req,
-    apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data)
+    apiauth_scratch_t *scratch, unsigned char *dst)
 {
     size_t                n, i;
     unsigned char        *out;
@@ -437,7 +449,7 @@ apiauth_canonical_query(const apiauth_request_t *req,
         }
 
         if (n == APIAUTH_QUERY_PARAMS_MAX) {
-            return -1;
+            return NULL;
         }
 
         eq = memchr(p, '=', amp - p);
@@ -472,25 +484,28 @@ apiauth_canonical_query(const apiauth_request_t *req,
         prm = &scratch->params[i];
 
         if (i) {
-            sink(data, (const unsigned char *) "&", 1);
+            *dst++ = '&';
         }
 
-        sink(data, prm->name, prm->name_len);
-        sink(data, (const unsigned char *) "=", 1);
-        sink(data, prm->value, prm->value_len);
+        dst = apiauth_cpy(dst, prm->name, prm->name_len);
+        *dst++ = '=';
+        dst = apiauth_cpy(dst, prm->value, prm->value_len);
     }
 
-    return 0;
+    return dst;
 }
 
 
-/* trims spaces and tabs, and folds inner runs of them into one space */
+/*
+ * trims spaces and tabs, and folds inner runs of them into one space; most
+ * values (nginx trims them already) are copied whole
+ */
 
-static void
-apiauth_fold(const unsigned char *p, size_t len, apiauth_sink_pt sink,
-    void *data)
+static unsigned char *
+apiauth_fold(unsigned char *out, const unsigned char *p, size_t len)
 {
-    const unsigned char  *end, *word;
+    size_t                i;
+    const unsigned char  *end;
 
     end = p + len;
 
@@ -502,55 +517,70 @@ apiauth_fold(const unsigned char *p, size_t len, apiauth_sink_pt sink,
         end--;
     }
 
-    while (p < end) {
-        word = p;
+    len = end - p;
 
-        while (p < end && *p != ' ' && *p != '\t') {
-            p++;
-        }
-
-        sink(data, word, p - word);
-
-        if (p == end) {
+    for (i = 0; i < len; i++) {
+        if (p[i] == '\t' || (p[i] == ' ' && (p[i + 1] == ' '
+                                              || p[i + 1] == '\t')))
+        {
             break;
         }
+    }
 
-        while (*p == ' ' || *p == '\t') {
-            p++;
+    if (i == len) {
+        memcpy(out, p, len);
+        return out + len;
+    }
+
+    while (p < end) {
+        if (*p == ' ' || *p == '\t') {
+            *out++ = ' ';
+
+            while (*p == ' ' || *p == '\t') {
+                p++;
+            }
+
+            continue;
         }
 
-        sink(data, (const unsigned char *) " ", 1);
+        *out++ = *p++;
     }
+
+    return out;
 }
 
 
-int
-apiauth_canonical_request(const apiauth_request_t *req,
-    apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data)
+/*
+ * writes the canonical request into out, which holds at least
+ * apiauth_canonical_request_bound(req) bytes, and returns its end
+ */
+
+static unsigned char *
+apiauth_canonical_write(const apiauth_request_t *req,
+    apiauth_scratch_t *scratch, unsigned char *out)
 {
-    size_t                i, n, first;
-    const unsigned char  *p, *end, *name;
+    size_t                   i, n;
+    unsigned char           *start;
+    const unsigned char     *p, *end, *name;
     const apiauth_header_t  *h, *payload;
 
-    sink(data, req->method, req->method_len);
-    sink(data, (const unsigned char *) "\n", 1);
+    out = apiauth_cpy(out, req->method, req->method_len);
+    *out++ = '\n';
 
-    /* the path goes through the scratch buffer before the query does */
+    out += apiauth_normalise(out, req->path, req->path_len);
+    *out++ = '\n';
 
-    n = apiauth_normalise(scratch->buf, req->path, req->path_len);
-    sink(data, scratch->buf, n);
-    sink(data, (const unsigned char *) "\n", 1);
-
-    if (apiauth_canonical_query(req, scratch, sink, data) != 0) {
-        return -1;
+    out = apiauth_canonical_query(req, scratch, out);
+    if (out == NULL) {
+        return NULL;
     }
 
-    sink(data, (const unsigned char *) "\n", 1);
+    *out++ = '\n';
 
     p = req->signed_headers;
     end = p + req->signed_headers_len;
 
-    while (p < end) {
+    for ( ;; ) {
         name = p;
         p = memchr(p, ';', end - p);
         if (p == NULL) {
@@ -558,25 +588,26 @@ apiauth_canonical_request(const apiauth_request_t *req,
         }
 
         n = p - name;
-        sink(data, name, n);
-        sink(data, (const unsigned char *) ":", 1);
-
-        first = 1;
+        out = apiauth_cpy(out, name, n);
+        *out++ = ':';
+        start = out;
 
         for (i = 0; i < req->nheaders; i++) {
             h = &req->headers[i];
 
             if (h->name_len == n && memcmp(h->name, name, n) == 0) {
-                if (!first) {
-                    sink(data, (const unsigned char *) ",", 1);
+                if (out != start) {
+                    *out++ = ',';
                 }
 
-                apiauth_fold(h->value, h->value_len, sink, data);
-                first = 0;
+                out = apiauth_fold(out, h->value, h->value_len);
+
+                /* an empty first value still counts as one */
+                start = NULL;
             }
         }
 
-        sink(data, (const unsigned char *) "\n", 1);
+        *out++ = '\n';
 
         if (p == end) {
             break;
@@ -585,8 +616,8 @@ apiauth_canonical_request(const apiauth_request_t *req,
         p++;
     }
 
-    sink(data, req->signed_headers, req->signed_headers_len);
-    sink(data, (const unsigned char *) "\n", 1);
+    out = apiauth_cpy(out, req->signed_headers, req->signed_headers_len);
+    *out++ = '\n';
 
     payload = NULL;
 
@@ -600,14 +631,36 @@ apiauth_canonical_request(const apiauth_request_t *req,
     }
 
     if (payload) {
-        apiauth_fold(payload->value, payload->value_len, sink, data);
-
-    } else {
-        sink(data, (const unsigned char *) APIAUTH_UNSIGNED_PAYLOAD,
-             sizeof(APIAUTH_UNSIGNED_PAYLOAD) - 1);
+        return apiauth_fold(out, payload->value, payload->value_len);
     }
 
-    return 0;
+    return apiauth_cpy(out, (const unsigned char *) APIAUTH_UNSIGNED_PAYLOAD,
+                       sizeof(APIAUTH_UNSIGNED_PAYLOAD) - 1);
+}
+
+
+/* the canonical request as text, for tools and tests */
+
+int
+apiauth_canonical_request(const apiauth_request_t *req,
+    apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data)
+{
+    unsigned char  *buf, *end;
+
+    buf = malloc(apiauth_canonical_request_bound(req));
+    if (buf == NULL) {
+        return -1;
+    }
+
+    end = apiauth_canonical_write(req, scratch, buf);
+
+    if (end) {
+        sink(data, buf, end - buf);
+    }
+
+    free(buf);
+
+    return end ? 0 : -1;
 }
 
 
@@ -672,7 +725,7 @@ apiauth_sign(const apiauth_request_t *req, apiauth_scratch_t *scratch,
 {
     int             rc;
     apiauth_buf_t   buf;
-    unsigned char  *own;
+    unsigned char  *own, *end;
     unsigned char   md[APIAUTH_SHA256_LEN];
     unsigned char   hex[APIAUTH_SHA256_HEX_LEN];
     unsigned char   sts[sizeof(APIAUTH_ALGORITHM) + APIAUTH_DATE_MAX
@@ -701,14 +754,9 @@ apiauth_sign(const apiauth_request_t *req, apiauth_scratch_t *scratch,
         buf.p = own;
     }
 
-    rc = apiauth_canonical_request(req, scratch, apiauth_sink_buf, &buf);
+    end = apiauth_canonical_write(req, scratch, buf.p);
 
-    if (rc == 0 && !buf.overflow) {
-        rc = apiauth_sha256(buf.p, buf.len, md);
-
-    } else {
-        rc = -1;
-    }
+    rc = end ? apiauth_sha256(buf.p, end - buf.p, md) : -1;
 
     free(own);
 

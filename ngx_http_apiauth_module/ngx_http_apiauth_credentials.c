@@ -42,6 +42,7 @@ static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
 
 
 #define NGX_HTTP_APIAUTH_CREQ_SIZE   16384
+#define NGX_HTTP_APIAUTH_HEADERS     128
 
 
 /*
@@ -51,15 +52,19 @@ static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
 static apiauth_param_t  ngx_http_apiauth_params[APIAUTH_QUERY_PARAMS_MAX];
 static u_char           ngx_http_apiauth_creq[NGX_HTTP_APIAUTH_CREQ_SIZE];
 
+/* the headers of the request being parsed, as the signature code takes them */
+static apiauth_header_t  ngx_http_apiauth_headers[NGX_HTTP_APIAUTH_HEADERS];
+
 
 /* one pass over the headers: ours, and whether any of them is repeated */
 
 static void
 ngx_http_apiauth_scan(ngx_http_request_t *r, ngx_http_apiauth_sent_t *sent)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, **slot;
+    ngx_uint_t         i;
+    ngx_list_part_t   *part;
+    ngx_table_elt_t   *h, **slot;
+    apiauth_header_t  *hs;
 
     ngx_memzero(sent, sizeof(ngx_http_apiauth_sent_t));
 
@@ -80,6 +85,16 @@ ngx_http_apiauth_scan(ngx_http_request_t *r, ngx_http_apiauth_sent_t *sent)
 
         if (h[i].hash == 0) {
             continue;
+        }
+
+        /* more headers than that are kept in the pool (see below) */
+
+        if (sent->nheaders < NGX_HTTP_APIAUTH_HEADERS) {
+            hs = &ngx_http_apiauth_headers[sent->nheaders];
+            hs->name = h[i].lowcase_key;
+            hs->name_len = h[i].key.len;
+            hs->value = h[i].value.data;
+            hs->value_len = h[i].value.len;
         }
 
         sent->nheaders++;
@@ -209,8 +224,8 @@ static ngx_uint_t
 ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx, u_char *p,
     size_t len)
 {
-    u_char      *dot, c;
-    ngx_uint_t   i;
+    u_char      *dot;
+    u_char       secret[APIAUTH_SECRET_LEN / 2];
 
     dot = ngx_strlchr(p, p + len, '.');
     if (dot == NULL) {
@@ -229,12 +244,10 @@ ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx, u_char *p,
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
-    for (i = 0; i < APIAUTH_SECRET_LEN; i++) {
-        c = ctx->token_secret.data[i] | 0x20;
+    /* bad hex is malformed, not a wrong secret */
 
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
-            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
-        }
+    if (apiauth_unhex(secret, ctx->token_secret.data, sizeof(secret)) != 0) {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
     return NGX_HTTP_APIAUTH_OK;
@@ -281,38 +294,47 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
     ctx->nonce = sent->nonce->value;
     ctx->date_value = (time_t) date;
 
-    /* the headers as sent, with nginx's lower-cased names */
+    /*
+     * the headers as sent, with nginx's lower-cased names, kept with the
+     * request: it may wait for a lookup while others are parsed
+     */
 
     hs = ngx_palloc(r->pool, sent->nheaders * sizeof(apiauth_header_t));
     if (hs == NULL) {
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
-    n = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    if (sent->nheaders <= NGX_HTTP_APIAUTH_HEADERS) {
+        n = sent->nheaders;
+        ngx_memcpy(hs, ngx_http_apiauth_headers, n * sizeof(apiauth_header_t));
 
-    for (i = 0; /* void */ ; i++) {
+    } else {
+        n = 0;
+        part = &r->headers_in.headers.part;
+        h = part->elts;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
+        for (i = 0; /* void */ ; i++) {
+
+            if (i >= part->nelts) {
+                if (part->next == NULL) {
+                    break;
+                }
+
+                part = part->next;
+                h = part->elts;
+                i = 0;
             }
 
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
+            if (h[i].hash == 0 || n == sent->nheaders) {
+                continue;
+            }
 
-        if (h[i].hash == 0 || n == sent->nheaders) {
-            continue;
+            hs[n].name = h[i].lowcase_key;
+            hs[n].name_len = h[i].key.len;
+            hs[n].value = h[i].value.data;
+            hs[n].value_len = h[i].value.len;
+            n++;
         }
-
-        hs[n].name = h[i].lowcase_key;
-        hs[n].name_len = h[i].key.len;
-        hs[n].value = h[i].value.data;
-        hs[n].value_len = h[i].value.len;
-        n++;
     }
 
     ctx->headers = hs;

@@ -33,7 +33,8 @@
 
 typedef struct {
     uint32_t                      until;          /* unix seconds; 0: free */
-    u_char                        tag[12];        /* digest bytes 16-27 */
+    uint32_t                      tag1;           /* digest bytes 16-19 */
+    uint64_t                      tag2;           /* digest bytes 20-27 */
 } ngx_http_apiauth_nonce_entry_t;
 
 
@@ -58,8 +59,8 @@ typedef struct {
 static ngx_int_t ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_uint_t ngx_http_apiauth_nonce_live(
-    ngx_http_apiauth_nonce_bucket_t *b, time_t now, u_char *tag,
-    ngx_http_apiauth_nonce_entry_t **free);
+    ngx_http_apiauth_nonce_bucket_t *b, time_t now, uint32_t tag1,
+    uint64_t tag2, ngx_http_apiauth_nonce_entry_t **free);
 
 
 /*
@@ -136,8 +137,10 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                 &shm_zone->shm.name);
 
     /*
-     * the header and the table take every free page, in one piece; the
-     * pages come zeroed from the kernel: every entry is free
+     * the header and the table take every free page, in one piece; zeroed
+     * now, in the master: every entry is free, and the pages fault in here
+     * rather than in the workers' requests (every page of a table used at
+     * random is soon touched anyway)
      */
 
     size = nonces->shpool->pfree * ngx_pagesize;
@@ -146,6 +149,8 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (nonces->sh == NULL) {
         return NGX_ERROR;
     }
+
+    ngx_memzero(nonces->sh, size);
 
     nonces->shpool->data = nonces->sh;
 
@@ -165,7 +170,7 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 static ngx_uint_t
 ngx_http_apiauth_nonce_live(ngx_http_apiauth_nonce_bucket_t *b, time_t now,
-    u_char *tag, ngx_http_apiauth_nonce_entry_t **free)
+    uint32_t tag1, uint64_t tag2, ngx_http_apiauth_nonce_entry_t **free)
 {
     ngx_uint_t                       i, live;
     ngx_http_apiauth_nonce_entry_t  *e;
@@ -180,7 +185,7 @@ ngx_http_apiauth_nonce_live(ngx_http_apiauth_nonce_bucket_t *b, time_t now,
             continue;
         }
 
-        if (ngx_memcmp(e->tag, tag, sizeof(e->tag)) == 0) {
+        if (e->tag1 == tag1 && e->tag2 == tag2) {
             return NGX_HTTP_APIAUTH_NONCE_WAYS + 1;
         }
 
@@ -202,7 +207,8 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_str_t *nonce, time_t until, ngx_log_t *log)
 {
     time_t                           now;
-    uint64_t                         h1, h2;
+    uint32_t                         tag1;
+    uint64_t                         h1, h2, tag2;
     ngx_uint_t                       live1, live2;
     u_char                           md[APIAUTH_SHA256_LEN];
     u_char                           msg[APIAUTH_ACCESS_KEY_MAX + 1
@@ -226,6 +232,8 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     ngx_memcpy(&h1, md, sizeof(uint64_t));
     ngx_memcpy(&h2, md + 8, sizeof(uint64_t));
+    ngx_memcpy(&tag1, md + 16, sizeof(uint32_t));
+    ngx_memcpy(&tag2, md + 20, sizeof(uint64_t));
 
     nonces = zone->data;
     now = ngx_time();
@@ -235,10 +243,10 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_shmtx_lock(&nonces->shpool->mutex);
 
     live1 = ngx_http_apiauth_nonce_live(
-                &nonces->table[h1 % nonces->sh->nbuckets], now, md + 16,
+                &nonces->table[h1 % nonces->sh->nbuckets], now, tag1, tag2,
                 &free1);
     live2 = ngx_http_apiauth_nonce_live(
-                &nonces->table[h2 % nonces->sh->nbuckets], now, md + 16,
+                &nonces->table[h2 % nonces->sh->nbuckets], now, tag1, tag2,
                 &free2);
 
     if (live1 > NGX_HTTP_APIAUTH_NONCE_WAYS
@@ -267,7 +275,8 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     }
 
     e->until = (uint32_t) until;
-    ngx_memcpy(e->tag, md + 16, sizeof(e->tag));
+    e->tag1 = tag1;
+    e->tag2 = tag2;
 
     ngx_shmtx_unlock(&nonces->shpool->mutex);
 

@@ -14,7 +14,9 @@
 #
 # Environment: APIAUTH_BUILD (build dir), BENCH_ROUNDS (3), BENCH_SLICES
 # (3), BENCH_MEASURE (3 s), BENCH_SCALE_KEYS (1000000), BENCH_HOT_KEYS
-# (100000).
+# (100000), BENCH_PERF=1 (perf records the worker in every measured slice,
+# and each pair gets a report of what the apiauth row spends more on, per
+# request, than its plain twin).
 
 use strict;
 use warnings;
@@ -35,6 +37,8 @@ my $MEASURE = $ENV{BENCH_MEASURE} // 3;
 my $SCALE = $ENV{BENCH_SCALE_KEYS} // 1_000_000;
 my $HOT = $ENV{BENCH_HOT_KEYS} // 100_000;
 my $CONNS = 50;
+my $PERF = $ENV{BENCH_PERF};
+my $PACE = $ENV{BENCH_PACE_MS} // 2;
 my $TICK_US = 1_000_000 / POSIX::sysconf(POSIX::_SC_CLK_TCK());
 
 my $t = Apiauth::Test->new;
@@ -86,21 +90,24 @@ for my $round (1 .. $ROUNDS) {
     my $bare = row('plain location, a bare request', $plain, ['bare.req']);
 
     my ($pt, $tk) = pair('plain location, token requests', 'token',
-        ['token.req'], 1.10);
+        sub { ['token.req'] }, 1.10);
     ratio($tk, $bare);
 
     my ($pf, $s1) = pair('plain location, a signed request',
-        'signature, replay protection off', ['fixed.req'], 1.25);
+        'signature, replay protection off', sub { ['fixed.req'] }, 1.25);
     ratio($s1, $bare);
 
-    # each request its own nonce: a pool per slice, as large as a slice
-    # needs; the plain twin gets the same requests and ignores the nonces
-    $rate = $s1->{rps} if !$rate || $s1->{rps} > $rate;
-    my @pools = map { "pool.$_.req" } 1 .. $SLICES;
-    make_pool("$dir/$_", int($rate * ($WARMUP + $MEASURE + 1) * 1.3))
-        for @pools;
+    # each request its own nonce: fresh pools for every slice, as large as
+    # a slice needs; the plain twin gets the same requests and ignores the
+    # nonces
     my ($ps, $s2) = pair('plain location, signed requests, new nonces',
-        'signature, defaults (a new nonce each)', \@pools, 1.25);
+        'signature, defaults (a new nonce each)', sub {
+            my ($rps) = @_;
+            my @pools = map { "pool.$_.req" } 1 .. $SLICES;
+            make_pool("$dir/$_", int($rps * ($WARMUP + $MEASURE + 1) * 1.3))
+                for @pools;
+            return \@pools;
+        }, 1.25);
     ratio($s2, $bare);
 }
 
@@ -194,16 +201,21 @@ sub requests {
 # one wrk run: CPU ticks of the worker and requests served, measured after
 # a warm-up
 sub slice {
-    my ($p, $file) = @_;
+    my ($p, $file, $perf, $pace) = @_;
     my @cmd = ('taskset', '-c', '1', 'wrk', '-t1', "-c$CONNS",
         '-d' . ($WARMUP + $MEASURE + 1) . 's', '-s', "$lua/pool.lua",
-        "http://127.0.0.1:$p/", "$dir/$file");
+        "http://127.0.0.1:$p/", "$dir/$file", $pace ? ($pace) : ());
 
     open my $wrk, '-|', @cmd or die "wrk: $!\n";
 
     sleep $WARMUP;
     my ($c0, $r0, $t0) = (cpu_ticks(), requests(), time);
-    sleep $MEASURE;
+    if ($perf) {
+        system('perf', 'record', '-q', '-F', '2000', '-p', $worker, '-o',
+            $perf, '--', 'sleep', $MEASURE) == 0 or die "perf failed\n";
+    } else {
+        sleep $MEASURE;
+    }
     my ($c1, $r1, $t1) = (cpu_ticks(), requests(), time);
 
     my $out = do { local $/; <$wrk> };
@@ -243,21 +255,80 @@ sub row {
 # a plain twin and an apiauth row, alternating in slices, so that the
 # machine's drift weighs on both alike
 sub pair {
-    my ($plain_name, $name, $files, $target) = @_;
-    my (@a, @b) = ((0, 0, 0), (0, 0, 0));
-    @a = (0, 0, 0);
-    @b = (0, 0, 0);
-    for my $i (1 .. $SLICES) {
-        my $f = $files->[($i - 1) % @$files];
-        my @s = slice($plain, $f);
-        $a[$_] += $s[$_] for 0 .. 2;
-        @s = slice($port, $f);
-        $b[$_] += $s[$_] for 0 .. 2;
+    my ($plain_name, $name, $files_for, $target) = @_;
+    my ($pr, $ar);
+
+    # paced first (the targets), then flat out (for the record)
+    for my $pace ($PACE, 0) {
+        my @a = (0, 0, 0);
+        my @b = (0, 0, 0);
+        my (@pa, @pb);
+        my $tag = $pace ? " (paced)" : " (flat out)";
+
+        # a pace of P ms over 50 connections caps the rate; flat out, the
+        # previous pair's apiauth row bounds this one's
+        my $files = $files_for->($pace ? $CONNS * 1000 / $PACE
+                                       : ($rate // 100_000) * 1.2);
+
+        for my $i (1 .. $SLICES) {
+            my $f = $files->[($i - 1) % @$files];
+            my $perf = $PERF && $pace;
+            my @s = slice($plain, $f, $perf && "$dir/perf.plain.$i", $pace);
+            $a[$_] += $s[$_] for 0 .. 2;
+            push @pa, [ "$dir/perf.plain.$i", $s[1] ];
+            @s = slice($port, $f, $perf && "$dir/perf.apiauth.$i", $pace);
+            $b[$_] += $s[$_] for 0 .. 2;
+            push @pb, [ "$dir/perf.apiauth.$i", $s[1] ];
+        }
+
+        my $p1 = row_result($plain_name . $tag, @a);
+        my $a1 = row_result($name . $tag, @b);
+        ratio($a1, $p1, $pace ? $target : undef);
+        perf_diff(\@pa, \@pb) if $PERF && $pace;
+        ($pr, $ar) = ($p1, $a1) if $pace;
+        $rate = $a1->{rps} unless $pace;
     }
-    my $pr = row_result($plain_name, @a);
-    my $ar = row_result($name, @b);
-    ratio($ar, $pr, $target);
+
     return ($pr, $ar);
+}
+
+# microseconds per request by symbol, summed over slices
+sub perf_costs {
+    my ($slices) = @_;
+    my (%us, $reqs);
+    for my $sl (@$slices) {
+        my ($file, $n) = @$sl;
+        $reqs += $n;
+        for (`perf report -i $file --no-children --sort dso,symbol --stdio -g none -F overhead,sample,dso,sym 2>/dev/null`) {
+            next unless /^\s*[\d.]+%\s+(\d+)\s+(\S+)\s+\[.\]\s+(.+?)\s*$/;
+            # 2000 samples a second of the worker's CPU
+            $us{"$2 $3"} += $1 / 2000 * 1e6;
+        }
+    }
+    $us{$_} /= $reqs for keys %us;
+    return \%us;
+}
+
+sub perf_diff {
+    my ($pa, $pb) = @_;
+    my ($plain_us, $api_us) = (perf_costs($pa), perf_costs($pb));
+    my %k = map { $_ => 1 } keys %$plain_us, keys %$api_us;
+    my @d = sort { $b->[0] <=> $a->[0] }
+        map { [ ($api_us->{$_} // 0) - ($plain_us->{$_} // 0), $_ ] }
+        keys %k;
+    my %sum;
+    for my $side ([plain => $plain_us], [apiauth => $api_us]) {
+        for my $k (keys %{ $side->[1] }) {
+            my $where = $k =~ /^\[kernel/ ? 'kernel' : 'user';
+            $sum{"$side->[0] $where"} += $side->[1]{$k};
+        }
+    }
+    printf "    per request, from the samples: plain %.2f us (user %.2f, kernel "
+        . "%.2f), apiauth %.2f us (user %.2f, kernel %.2f)\n",
+        $sum{'plain user'} + $sum{'plain kernel'}, $sum{'plain user'},
+        $sum{'plain kernel'}, $sum{'apiauth user'} + $sum{'apiauth kernel'},
+        $sum{'apiauth user'}, $sum{'apiauth kernel'};
+    printf "    %+.3f us  %s\n", @$_ for grep { abs $_->[0] >= 0.02 } @d[0 .. 24];
 }
 
 # a target makes a ratio count; without one it is printed for the record
