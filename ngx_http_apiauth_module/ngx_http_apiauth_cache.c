@@ -4,7 +4,9 @@
  *
  * The key cache: key records in a shared memory zone, shared by all
  * workers, fresh for ttl; unknown accessKeys are cached for negative_ttl.
- * An rbtree keyed by crc32 of the accessKey, and an LRU queue.
+ * An rbtree keyed by crc32 of the accessKey, and an LRU queue for each
+ * kind.  Unknown accessKeys hold at most a quarter of the zone and never
+ * push a key out: a flood of random accessKeys evicts only its own kind.
  */
 
 
@@ -18,7 +20,10 @@
 typedef struct {
     ngx_rbtree_t                  rbtree;
     ngx_rbtree_node_t             sentinel;
-    ngx_queue_t                   queue;          /* most recent first */
+    ngx_queue_t                   queue;          /* keys, recent first */
+    ngx_queue_t                   unknown;        /* unknown accessKeys */
+    ngx_uint_t                    nunknown;
+    ngx_uint_t                    max_unknown;
 } ngx_http_apiauth_cache_sh_t;
 
 
@@ -56,8 +61,8 @@ static void ngx_http_apiauth_cache_rbtree_insert_value(
     ngx_rbtree_node_t *sentinel);
 static ngx_rbtree_node_t *ngx_http_apiauth_cache_find(
     ngx_http_apiauth_cache_t *cache, ngx_str_t *ak, uint32_t hash);
-static void ngx_http_apiauth_cache_expire(ngx_http_apiauth_cache_t *cache,
-    ngx_uint_t force);
+static ngx_uint_t ngx_http_apiauth_cache_expire(
+    ngx_http_apiauth_cache_t *cache, ngx_queue_t *queue, ngx_uint_t force);
 static void ngx_http_apiauth_cache_delete(ngx_http_apiauth_cache_t *cache,
     ngx_rbtree_node_t *node);
 
@@ -136,6 +141,12 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_apiauth_cache_rbtree_insert_value);
 
     ngx_queue_init(&cache->sh->queue);
+    ngx_queue_init(&cache->sh->unknown);
+
+    /* an unknown accessKey's node is a slab chunk of 256 bytes at most */
+
+    cache->sh->nunknown = 0;
+    cache->sh->max_unknown = shm_zone->shm.size / 4 / 256;
 
     len = sizeof(" in apiauth cache zone \"\"") + shm_zone->shm.name.len;
 
@@ -270,7 +281,8 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     }
 
     ngx_queue_remove(&cn->queue);
-    ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
+    ngx_queue_insert_head(cn->negative ? &cache->sh->unknown
+                                       : &cache->sh->queue, &cn->queue);
 
     if (cn->negative) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
@@ -338,25 +350,48 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
         ngx_http_apiauth_cache_delete(cache, node);
     }
 
-    ngx_http_apiauth_cache_expire(cache, 0);
+    ngx_http_apiauth_cache_expire(cache, &cache->sh->queue, 0);
+    ngx_http_apiauth_cache_expire(cache, &cache->sh->unknown, 0);
 
-    /* nodes differ in size: evict the oldest until one fits */
+    /* unknown accessKeys make room among themselves only */
+
+    if (key == NULL && cache->sh->nunknown >= cache->sh->max_unknown) {
+        ngx_http_apiauth_cache_expire(cache, &cache->sh->unknown, 1);
+    }
+
+    /* nodes differ in size: evict the oldest of the kind until one fits */
 
     for (tries = 0; ; tries++) {
         node = ngx_slab_alloc_locked(cache->shpool, size);
 
-        if (node || tries == 64 || ngx_queue_empty(&cache->sh->queue)) {
+        if (node || tries == 64
+            || ngx_http_apiauth_cache_expire(cache,
+                   key ? &cache->sh->queue : &cache->sh->unknown, 1)
+               == 0)
+        {
             break;
         }
+    }
 
-        ngx_http_apiauth_cache_expire(cache, 1);
+    if (node == NULL && key) {
+        /* a key may push unknown accessKeys out, never the other way */
+
+        while (node == NULL
+               && ngx_http_apiauth_cache_expire(cache, &cache->sh->unknown, 1))
+        {
+            node = ngx_slab_alloc_locked(cache->shpool, size);
+        }
     }
 
     if (node == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
-        ngx_log_error(NGX_LOG_WARN, log, 0,
-                      "apiauth: could not cache key \"%V\"%s", ak,
-                      cache->shpool->log_ctx);
+
+        if (key) {
+            ngx_log_error(NGX_LOG_WARN, log, 0,
+                          "apiauth: could not cache key \"%V\"%s", ak,
+                          cache->shpool->log_ctx);
+        }
+
         return;
     }
 
@@ -389,20 +424,28 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     }
 
     ngx_rbtree_insert(&cache->sh->rbtree, node);
-    ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
+
+    if (key) {
+        ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
+
+    } else {
+        ngx_queue_insert_head(&cache->sh->unknown, &cn->queue);
+        cache->sh->nunknown++;
+    }
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
 
 
 /*
- * as limit_req does before each allocation: one or two stale nodes go;
- * with force, the oldest goes whatever its age
+ * as limit_req does before each allocation: one or two stale nodes of a
+ * queue go; with force, its oldest goes whatever its age; returns how many
+ * went
  */
 
-static void
+static ngx_uint_t
 ngx_http_apiauth_cache_expire(ngx_http_apiauth_cache_t *cache,
-    ngx_uint_t force)
+    ngx_queue_t *queue, ngx_uint_t force)
 {
     ngx_uint_t                      n;
     ngx_queue_t                    *q;
@@ -411,17 +454,17 @@ ngx_http_apiauth_cache_expire(ngx_http_apiauth_cache_t *cache,
 
     for (n = 0; n < 3; n++) {
 
-        if (ngx_queue_empty(&cache->sh->queue)) {
-            return;
+        if (ngx_queue_empty(queue)) {
+            return n;
         }
 
-        q = ngx_queue_last(&cache->sh->queue);
+        q = ngx_queue_last(queue);
         cn = ngx_queue_data(q, ngx_http_apiauth_cache_node_t, queue);
 
         if (!(force && n == 0)
             && (ngx_msec_int_t) (cn->fresh_until - ngx_current_msec) > 0)
         {
-            return;
+            return n;
         }
 
         node = (ngx_rbtree_node_t *)
@@ -429,6 +472,8 @@ ngx_http_apiauth_cache_expire(ngx_http_apiauth_cache_t *cache,
 
         ngx_http_apiauth_cache_delete(cache, node);
     }
+
+    return n;
 }
 
 
@@ -439,6 +484,10 @@ ngx_http_apiauth_cache_delete(ngx_http_apiauth_cache_t *cache,
     ngx_http_apiauth_cache_node_t  *cn;
 
     cn = ngx_http_apiauth_cache_node(node);
+
+    if (cn->negative) {
+        cache->sh->nunknown--;
+    }
 
     ngx_queue_remove(&cn->queue);
     ngx_rbtree_delete(&cache->sh->rbtree, node);

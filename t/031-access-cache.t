@@ -1,0 +1,145 @@
+#!/usr/bin/perl
+
+# Cache economics: unknown accessKeys hold at most a quarter of the cache
+# zone and never push real keys out; concurrent misses for one key make one
+# Redis lookup per worker.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Digest::SHA qw(hmac_sha256_hex);
+use IO::Socket::INET;
+use Test::More;
+use Time::HiRes qw(sleep time);
+use Apiauth::Test;
+use Apiauth::Client;
+
+my $t = Apiauth::Test->new;
+$t->start_redis;
+$t->init_store;
+$t->ctl('config', 'set', 'max_keys', 5000);
+
+my $master = pack 'H*', do {
+    (my $m = $t->read_file('master.key')) =~ s/\s+//g;
+    $m;
+};
+
+# 1,000 keys, written in the layout apiauth-ctl uses
+my @keys;
+for my $i (1 .. 1000) {
+    my $ak = sprintf 'RealKey%05d', $i;
+    my $salt = sprintf '%032x', $i;
+    $t->redis('HSET', "{apiauth}:key:$ak", 'name', "real $i",
+        'description', '', 'salt', $salt, 'status', 'enabled',
+        'created', 1764000000, 'updated', 1764000000, 'apps', '*',
+        'interfaces', '*', 'ips', '');
+    $t->redis('ZADD', '{apiauth}:keys', 0, $ak);
+    push @keys, [$ak, hmac_sha256_hex("apiauth-secret-v1\0$ak\0$salt",
+        $master)];
+}
+
+sub lookups {
+    my ($line) = grep { /^cmdstat_hgetall:/ }
+        split /\r\n/, $t->redis('INFO', 'commandstats');
+    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
+}
+
+# a 1m zone holds the 1,000 keys; 10,000 unknown accessKeys would fill it
+# many times over if they were not kept to their quarter
+$t->write_nginx_conf(nginx_conf(
+    main => 'worker_processes 2;',
+    http => 'apiauth_cache zone=keys:1m ttl=10m negative_ttl=10m;',
+    server => "keepalive_requests 100000;\n"
+        . 'location / { apiauth token; @@BACKEND@@ }'));
+$t->start_nginx;
+
+my $port = $t->port('http');
+my $s;
+
+# one keepalive connection; returns the status
+sub call {
+    my ($token) = @_;
+    $s //= IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+        Proto => 'tcp') or die;
+    print $s "GET /c HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        . "Authorization: Bearer $token\r\n\r\n";
+    my $head = '';
+    while ($head !~ /\r\n\r\n/) {
+        sysread($s, $head, 4096, length $head) or die "closed\n";
+    }
+    my ($status) = $head =~ /^HTTP\/1\.1 (\d+)/;
+    my ($len) = $head =~ /Content-Length: (\d+)/i;
+    my $body = substr($head, index($head, "\r\n\r\n") + 4);
+    while (length $body < ($len // 0)) {
+        sysread($s, $body, $len - length $body, length $body) or die;
+    }
+    return $status;
+}
+
+my $n0 = lookups();
+my %st;
+$st{ call("$_->[0].$_->[1]") }++ for @keys;
+is_deeply(\%st, { 200 => 1000 }, '1,000 real keys admitted');
+my $n1 = lookups();
+ok($n1 - $n0 <= 1000, 'warming the cache took at most one lookup a key ('
+    . ($n1 - $n0) . ')');
+
+%st = ();
+$st{ call(sprintf('Unknown%013d.%s', $_, random_hex(64))) }++
+    for 1 .. 10000;
+is_deeply(\%st, { 401 => 10000 }, '10,000 unknown accessKeys refused');
+my $n2 = lookups();
+ok($n2 - $n1 <= 10000, '10,000 unknown accessKeys made at most 10,000 '
+    . 'lookups (' . ($n2 - $n1) . ')');
+
+%st = ();
+$st{ call("$_->[0].$_->[1]") }++ for @keys;
+is_deeply(\%st, { 200 => 1000 }, 'the real keys are admitted still');
+is(lookups() - $n2, 0, 'and every one of them was a cache hit');
+
+# the quarter is a bound, not a wish: the same flood again, and again no
+# real key is lost
+$st{ call(sprintf('Flood%015d.%s', $_, random_hex(64))) }++ for 1 .. 3000;
+my $n3 = lookups();
+$st{ call("$_->[0].$_->[1]") }++ for @keys;
+is(lookups() - $n3, 0, 'after another flood, still all hits');
+close $s;
+
+# 100 concurrent first requests for one key, 2 workers, Redis paused so
+# that they all arrive before it answers: one lookup per worker at most
+
+my $key = $keys[0];
+$t->redis('HSET', '{apiauth}:key:Concurrent01', 'name', 'concurrent',
+    'description', '', 'salt', 'ab' x 16, 'status', 'enabled',
+    'created', 1764000000, 'updated', 1764000000, 'apps', '*',
+    'interfaces', '*', 'ips', '');
+my $secret = hmac_sha256_hex("apiauth-secret-v1\0Concurrent01\0" . 'ab' x 16,
+    $master);
+
+my $n4 = lookups();
+my $redis_pid = $t->{pids}{redis};
+kill 'STOP', $redis_pid;
+my $raw = "GET /c HTTP/1.1\r\nHost: 127.0.0.1:$port\r\n"
+    . "Authorization: Bearer Concurrent01.$secret\r\nConnection: close\r\n\r\n";
+my $resume = time + 0.5;
+my $pid = fork // die;
+if ($pid == 0) {
+    sleep $resume - time;
+    kill 'CONT', $redis_pid;
+    POSIX::_exit(0);
+}
+my @res = parallel_http(map { { port => $port, raw => $raw } } 1 .. 100);
+waitpid $pid, 0;
+kill 'CONT', $redis_pid;
+
+my %by;
+$by{ $_->{status} // 'none' }++ for @res;
+is_deeply(\%by, { 200 => 100 }, '100 concurrent first requests admitted');
+my $made = lookups() - $n4;
+ok($made >= 1 && $made <= 2,
+    "they made one lookup per worker at most ($made for 2 workers)");
+
+$t->finish;
+done_testing;
