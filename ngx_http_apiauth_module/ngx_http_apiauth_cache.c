@@ -4,9 +4,14 @@
  *
  * The key cache: key records in a shared memory zone, shared by all
  * workers, fresh for ttl; unknown accessKeys are cached for negative_ttl.
- * An rbtree keyed by crc32 of the accessKey, and an LRU queue for each
- * kind.  Unknown accessKeys hold at most a quarter of the zone and never
- * push a key out: a flood of random accessKeys evicts only its own kind.
+ *
+ * Records are slab nodes found through a power-of-two array of bucket
+ * chains, sized for as many nodes as the zone can hold: a hit touches a
+ * bucket and a node, whether ten keys are hot or a hundred thousand (an
+ * rbtree costs a cache miss per level once the keys outgrow the CPU
+ * caches).  An LRU queue for each kind: unknown accessKeys hold at most a
+ * quarter of the zone and never push a key out, so a flood of random
+ * accessKeys evicts only its own kind.
  */
 
 
@@ -17,58 +22,57 @@
 #include "ngx_http_apiauth_module.h"
 
 
+/* the slab chunk of most records: the index has a bucket per chunk */
+#define NGX_HTTP_APIAUTH_CACHE_NODE  256
+
+
+typedef struct ngx_http_apiauth_cache_node_s  ngx_http_apiauth_cache_node_t;
+
+struct ngx_http_apiauth_cache_node_s {
+    ngx_http_apiauth_cache_node_t  *next;          /* in its bucket */
+    ngx_queue_t                     queue;
+    uint32_t                        hash;
+    u_char                          negative;
+    u_char                          enabled;
+    u_char                          ak_len;
+    u_short                         name_len;
+    u_short                         nips;
+    uint32_t                        apps_len;
+    uint32_t                        interfaces_len;
+    ngx_msec_t                      fresh_until;
+    time_t                          expires;
+    u_char                          secret[APIAUTH_SECRET_LEN];
+    u_char                          data[1];       /* ak, name, apps,
+                                                      interfaces, ips */
+};
+
+
 typedef struct {
-    ngx_rbtree_t                  rbtree;
-    ngx_rbtree_node_t             sentinel;
-    ngx_queue_t                   queue;          /* keys, recent first */
-    ngx_queue_t                   unknown;        /* unknown accessKeys */
-    ngx_uint_t                    nunknown;
-    ngx_uint_t                    max_unknown;
+    ngx_http_apiauth_cache_node_t **buckets;
+    ngx_uint_t                      mask;
+    ngx_queue_t                     queue;         /* keys, recent first */
+    ngx_queue_t                     unknown;       /* unknown accessKeys */
+    ngx_uint_t                      nunknown;
+    ngx_uint_t                      max_unknown;
 } ngx_http_apiauth_cache_sh_t;
 
 
 typedef struct {
-    ngx_http_apiauth_cache_sh_t  *sh;
-    ngx_slab_pool_t              *shpool;
-    ngx_msec_t                    ttl;
-    ngx_msec_t                    negative_ttl;
+    ngx_http_apiauth_cache_sh_t    *sh;
+    ngx_slab_pool_t                *shpool;
+    ngx_msec_t                      ttl;
+    ngx_msec_t                      negative_ttl;
 } ngx_http_apiauth_cache_t;
-
-
-/* starts at the rbtree node's color, as limit_req's nodes do */
-typedef struct {
-    u_char                        color;
-    u_char                        negative;
-    u_char                        enabled;
-    u_char                        ak_len;
-    u_short                       name_len;
-    u_short                       nips;
-    ngx_queue_t                   queue;
-    ngx_msec_t                    fresh_until;
-    time_t                        expires;
-    uint32_t                      apps_len;
-    uint32_t                      interfaces_len;
-    u_char                        secret[APIAUTH_SECRET_LEN];
-    u_char                        data[1];        /* ak, name, apps,
-                                                     interfaces, ips */
-} ngx_http_apiauth_cache_node_t;
 
 
 static ngx_int_t ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static void ngx_http_apiauth_cache_rbtree_insert_value(
-    ngx_rbtree_node_t *temp, ngx_rbtree_node_t *node,
-    ngx_rbtree_node_t *sentinel);
-static ngx_rbtree_node_t *ngx_http_apiauth_cache_find(
+static ngx_http_apiauth_cache_node_t **ngx_http_apiauth_cache_find(
     ngx_http_apiauth_cache_t *cache, ngx_str_t *ak, uint32_t hash);
 static ngx_uint_t ngx_http_apiauth_cache_expire(
     ngx_http_apiauth_cache_t *cache, ngx_queue_t *queue, ngx_uint_t force);
 static void ngx_http_apiauth_cache_delete(ngx_http_apiauth_cache_t *cache,
-    ngx_rbtree_node_t *node);
-
-
-#define ngx_http_apiauth_cache_node(node)                                    \
-    ((ngx_http_apiauth_cache_node_t *) &(node)->color)
+    ngx_http_apiauth_cache_node_t *cn);
 
 
 ngx_shm_zone_t *
@@ -110,6 +114,7 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_apiauth_cache_t  *ocache = data;
 
     size_t                     len;
+    ngx_uint_t                 n;
     ngx_http_apiauth_cache_t  *cache;
 
     cache = shm_zone->data;
@@ -137,16 +142,27 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     cache->shpool->data = cache->sh;
 
-    ngx_rbtree_init(&cache->sh->rbtree, &cache->sh->sentinel,
-                    ngx_http_apiauth_cache_rbtree_insert_value);
+    /* a bucket for each node the zone can hold, rounded to a power of 2 */
+
+    for (n = 1; n < shm_zone->shm.size / NGX_HTTP_APIAUTH_CACHE_NODE; n <<= 1)
+    {
+        /* void */
+    }
+
+    cache->sh->buckets = ngx_slab_calloc(cache->shpool,
+                                   n * sizeof(ngx_http_apiauth_cache_node_t *));
+    if (cache->sh->buckets == NULL) {
+        return NGX_ERROR;
+    }
+
+    cache->sh->mask = n - 1;
 
     ngx_queue_init(&cache->sh->queue);
     ngx_queue_init(&cache->sh->unknown);
 
-    /* an unknown accessKey's node is a slab chunk of 256 bytes at most */
-
     cache->sh->nunknown = 0;
-    cache->sh->max_unknown = shm_zone->shm.size / 4 / 256;
+    cache->sh->max_unknown = shm_zone->shm.size / 4
+                             / NGX_HTTP_APIAUTH_CACHE_NODE;
 
     len = sizeof(" in apiauth cache zone \"\"") + shm_zone->shm.name.len;
 
@@ -164,84 +180,25 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-static void
-ngx_http_apiauth_cache_rbtree_insert_value(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t              **p;
-    ngx_http_apiauth_cache_node_t   *cn, *cnt;
+/* the link that points to the node of ak, or to the end of its chain */
 
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-
-            p = &temp->right;
-
-        } else { /* node->key == temp->key */
-
-            cn = ngx_http_apiauth_cache_node(node);
-            cnt = ngx_http_apiauth_cache_node(temp);
-
-            p = (ngx_memn2cmp(cn->data, cnt->data, cn->ak_len, cnt->ak_len)
-                 < 0) ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
-}
-
-
-static ngx_rbtree_node_t *
+static ngx_http_apiauth_cache_node_t **
 ngx_http_apiauth_cache_find(ngx_http_apiauth_cache_t *cache, ngx_str_t *ak,
     uint32_t hash)
 {
-    ngx_int_t                       rc;
-    ngx_rbtree_node_t              *node, *sentinel;
-    ngx_http_apiauth_cache_node_t  *cn;
+    ngx_http_apiauth_cache_node_t  **link, *cn;
 
-    node = cache->sh->rbtree.root;
-    sentinel = cache->sh->rbtree.sentinel;
+    link = &cache->sh->buckets[hash & cache->sh->mask];
 
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
+    for (cn = *link; cn; link = &cn->next, cn = cn->next) {
+        if (cn->hash == hash && cn->ak_len == ak->len
+            && ngx_memcmp(cn->data, ak->data, ak->len) == 0)
+        {
+            break;
         }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        /* hash == node->key */
-
-        cn = ngx_http_apiauth_cache_node(node);
-
-        rc = ngx_memn2cmp(ak->data, cn->data, ak->len, (size_t) cn->ak_len);
-
-        if (rc == 0) {
-            return node;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
     }
 
-    return NULL;
+    return link;
 }
 
 
@@ -256,7 +213,6 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
 {
     u_char                         *p;
     ngx_int_t                       rc;
-    ngx_rbtree_node_t              *node;
     ngx_http_apiauth_key_t          view;
     ngx_http_apiauth_cache_t       *cache;
     ngx_http_apiauth_cache_node_t  *cn;
@@ -265,17 +221,12 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    node = ngx_http_apiauth_cache_find(cache, ak, ngx_crc32_short(ak->data,
-                                                                  ak->len));
+    cn = *ngx_http_apiauth_cache_find(cache, ak,
+                                      ngx_crc32_short(ak->data, ak->len));
 
-    if (node == NULL) {
-        ngx_shmtx_unlock(&cache->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    cn = ngx_http_apiauth_cache_node(node);
-
-    if ((ngx_msec_int_t) (cn->fresh_until - ngx_current_msec) <= 0) {
+    if (cn == NULL
+        || (ngx_msec_int_t) (cn->fresh_until - ngx_current_msec) <= 0)
+    {
         ngx_shmtx_unlock(&cache->shpool->mutex);
         return NGX_DECLINED;
     }
@@ -323,20 +274,17 @@ void
 ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_log_t *log)
 {
-    u_char                         *p;
-    size_t                          size;
-    uint32_t                        hash;
-    ngx_uint_t                      tries;
-    ngx_rbtree_node_t              *node;
-    ngx_http_apiauth_cache_t       *cache;
-    ngx_http_apiauth_cache_node_t  *cn;
+    u_char                          *p;
+    size_t                           size;
+    uint32_t                         hash;
+    ngx_uint_t                       tries;
+    ngx_http_apiauth_cache_t        *cache;
+    ngx_http_apiauth_cache_node_t   *cn, **link;
 
     cache = zone->data;
     hash = ngx_crc32_short(ak->data, ak->len);
 
-    size = offsetof(ngx_rbtree_node_t, color)
-           + offsetof(ngx_http_apiauth_cache_node_t, data)
-           + ak->len;
+    size = offsetof(ngx_http_apiauth_cache_node_t, data) + ak->len;
 
     if (key) {
         size += key->name.len + key->apps.len + key->interfaces.len
@@ -345,9 +293,9 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    node = ngx_http_apiauth_cache_find(cache, ak, hash);
-    if (node) {
-        ngx_http_apiauth_cache_delete(cache, node);
+    cn = *ngx_http_apiauth_cache_find(cache, ak, hash);
+    if (cn) {
+        ngx_http_apiauth_cache_delete(cache, cn);
     }
 
     ngx_http_apiauth_cache_expire(cache, &cache->sh->queue, 0);
@@ -362,9 +310,9 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     /* nodes differ in size: evict the oldest of the kind until one fits */
 
     for (tries = 0; ; tries++) {
-        node = ngx_slab_alloc_locked(cache->shpool, size);
+        cn = ngx_slab_alloc_locked(cache->shpool, size);
 
-        if (node || tries == 64
+        if (cn || tries == 64
             || ngx_http_apiauth_cache_expire(cache,
                    key ? &cache->sh->queue : &cache->sh->unknown, 1)
                == 0)
@@ -373,17 +321,17 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
         }
     }
 
-    if (node == NULL && key) {
+    if (cn == NULL && key) {
         /* a key may push unknown accessKeys out, never the other way */
 
-        while (node == NULL
+        while (cn == NULL
                && ngx_http_apiauth_cache_expire(cache, &cache->sh->unknown, 1))
         {
-            node = ngx_slab_alloc_locked(cache->shpool, size);
+            cn = ngx_slab_alloc_locked(cache->shpool, size);
         }
     }
 
-    if (node == NULL) {
+    if (cn == NULL) {
         ngx_shmtx_unlock(&cache->shpool->mutex);
 
         if (key) {
@@ -395,16 +343,16 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
         return;
     }
 
-    node->key = hash;
-
-    cn = ngx_http_apiauth_cache_node(node);
-
+    cn->hash = hash;
     cn->ak_len = (u_char) ak->len;
     p = ngx_cpymem(cn->data, ak->data, ak->len);
 
     if (key == NULL) {
         cn->negative = 1;
         cn->fresh_until = ngx_current_msec + cache->negative_ttl;
+
+        ngx_queue_insert_head(&cache->sh->unknown, &cn->queue);
+        cache->sh->nunknown++;
 
     } else {
         cn->negative = 0;
@@ -421,17 +369,15 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
         p = ngx_cpymem(p, key->apps.data, key->apps.len);
         p = ngx_cpymem(p, key->interfaces.data, key->interfaces.len);
         ngx_memcpy(p, key->ips, key->nips * sizeof(apiauth_ip_entry_t));
-    }
 
-    ngx_rbtree_insert(&cache->sh->rbtree, node);
-
-    if (key) {
         ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
-
-    } else {
-        ngx_queue_insert_head(&cache->sh->unknown, &cn->queue);
-        cache->sh->nunknown++;
     }
+
+    /* evictions above may have moved the end of the chain */
+
+    link = ngx_http_apiauth_cache_find(cache, ak, hash);
+    cn->next = NULL;
+    *link = cn;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
@@ -449,7 +395,6 @@ ngx_http_apiauth_cache_expire(ngx_http_apiauth_cache_t *cache,
 {
     ngx_uint_t                      n;
     ngx_queue_t                    *q;
-    ngx_rbtree_node_t              *node;
     ngx_http_apiauth_cache_node_t  *cn;
 
     for (n = 0; n < 3; n++) {
@@ -467,10 +412,7 @@ ngx_http_apiauth_cache_expire(ngx_http_apiauth_cache_t *cache,
             return n;
         }
 
-        node = (ngx_rbtree_node_t *)
-                   ((u_char *) cn - offsetof(ngx_rbtree_node_t, color));
-
-        ngx_http_apiauth_cache_delete(cache, node);
+        ngx_http_apiauth_cache_delete(cache, cn);
     }
 
     return n;
@@ -479,23 +421,27 @@ ngx_http_apiauth_cache_expire(ngx_http_apiauth_cache_t *cache,
 
 static void
 ngx_http_apiauth_cache_delete(ngx_http_apiauth_cache_t *cache,
-    ngx_rbtree_node_t *node)
+    ngx_http_apiauth_cache_node_t *cn)
 {
-    ngx_http_apiauth_cache_node_t  *cn;
-
-    cn = ngx_http_apiauth_cache_node(node);
+    ngx_str_t                        ak;
+    ngx_http_apiauth_cache_node_t  **link;
 
     if (cn->negative) {
         cache->sh->nunknown--;
     }
 
+    ak.data = cn->data;
+    ak.len = cn->ak_len;
+
+    link = ngx_http_apiauth_cache_find(cache, &ak, cn->hash);
+    *link = cn->next;
+
     ngx_queue_remove(&cn->queue);
-    ngx_rbtree_delete(&cache->sh->rbtree, node);
 
     /* the secret does not linger in freed slab memory */
     ngx_explicit_memzero(cn->secret, APIAUTH_SECRET_LEN);
 
-    ngx_slab_free_locked(cache->shpool, node);
+    ngx_slab_free_locked(cache->shpool, cn);
 }
 
 

@@ -14,7 +14,7 @@
 #
 # Environment: APIAUTH_BUILD (build dir), BENCH_ROUNDS (3), BENCH_SLICES
 # (3), BENCH_MEASURE (3 s), BENCH_SCALE_KEYS (1000000), BENCH_HOT_KEYS
-# (100000), BENCH_PERF=1 (perf records the worker in every measured slice,
+# (100000), BENCH_PARTS (pairs,scale), BENCH_PACE_MS (2), BENCH_PERF=1 (perf records the worker in every measured slice,
 # and each pair gets a report of what the apiauth row spends more on, per
 # request, than its plain twin).
 
@@ -39,6 +39,7 @@ my $HOT = $ENV{BENCH_HOT_KEYS} // 100_000;
 my $CONNS = 50;
 my $PERF = $ENV{BENCH_PERF};
 my $PACE = $ENV{BENCH_PACE_MS} // 2;
+my $PARTS = $ENV{BENCH_PARTS} // 'pairs,scale';
 my $TICK_US = 1_000_000 / POSIX::sysconf(POSIX::_SC_CLK_TCK());
 
 my $t = Apiauth::Test->new;
@@ -83,7 +84,7 @@ write_file("$dir/fixed.req", signed_raw(access_key => $AK, secret => $SECRET,
 
 my (%runs, @failures, $rate);
 
-for my $round (1 .. $ROUNDS) {
+for my $round ($PARTS =~ /pairs/ ? (1 .. $ROUNDS) : ()) {
     print "\n# round $round\n";
     printf "%-44s %10s %12s\n", 'row', 'req/s', 'CPU us/req';
 
@@ -111,9 +112,9 @@ for my $round (1 .. $ROUNDS) {
     ratio($s2, $bare);
 }
 
-summary();
+scale() if $PARTS =~ /scale/;
 
-scale();
+summary();
 
 $t->finish;
 Test::More::done_testing();
@@ -129,7 +130,8 @@ exit 0;
 ###############################################################################
 
 sub write_conf {
-    my ($cache) = @_;
+    my ($cache, $extra) = @_;
+    $extra //= '';
     $t->write_nginx_conf(<<"EOF");
 %%MAIN%%
 worker_processes 1;
@@ -141,7 +143,8 @@ http {
     keepalive_requests 1000000;
     apiauth_redis 127.0.0.1:%%REDIS_PORT%%;
     apiauth_master_key %%MASTER_KEY%%;
-    apiauth_cache zone=bench_cache:$cache;
+    apiauth_cache zone=bench_cache:$cache ttl=10m;
+    $extra
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -405,6 +408,193 @@ sub nginx_version {
     return $v =~ m{nginx/(\S+)} ? $1 : '?';
 }
 
+###############################################################################
+# scale: a million keys in Redis, a hundred thousand of them hot
+
+sub redis_info {
+    my ($section, $field) = @_;
+    my $info = $t->redis('INFO', $section);
+    return $info =~ /^\Q$field\E:(\S+)/m ? $1 : undef;
+}
+
+sub lookups {
+    my $info = $t->redis('INFO', 'commandstats');
+    return $info =~ /^cmdstat_hgetall:calls=(\d+)/m ? $1 : 0;
+}
+
+sub master_bytes {
+    (my $m = $t->read_file('master.key')) =~ s/\s+//g;
+    return pack 'H*', $m;
+}
+
+sub scale_ak { sprintf 'Scale%07d', $_[0] }
+sub scale_salt { sprintf '%032x', $_[0] }
+
+sub scale_secret {
+    my ($master, $i) = @_;
+    return hmac_sha256_hex("apiauth-secret-v1\0" . scale_ak($i) . "\0"
+        . scale_salt($i), $master);
+}
+
+# the layout apiauth-ctl writes (docs/keys.md), pipelined into redis-cli
+sub load_keys {
+    my ($n) = @_;
+    open my $pipe, '|-', 'redis-cli', '-p', $t->port('redis'), '--pipe'
+        or die "redis-cli: $!\n";
+    my $cmd = sub {
+        my $r = '*' . @_ . "\r\n";
+        $r .= '$' . length($_) . "\r\n$_\r\n" for @_;
+        return $r;
+    };
+    for my $i (1 .. $n) {
+        my $ak = scale_ak($i);
+        print $pipe $cmd->('HSET', "{apiauth}:key:$ak", 'name', "scale $i",
+            'description', '', 'salt', scale_salt($i), 'status', 'enabled',
+            'created', '1764000000', 'updated', '1764000000', 'apps', '*',
+            'interfaces', '*', 'ips', ''),
+            $cmd->('ZADD', '{apiauth}:keys', '0', $ak);
+    }
+    close $pipe or die "redis-cli --pipe failed\n";
+}
+
+sub token_file {
+    my ($file, $master, @ids) = @_;
+    open my $f, '>', "$dir/$file" or die;
+    print $f "GET /token/orders HTTP/1.1\r\nHost: 127.0.0.1:$port\r\n"
+        . 'Authorization: Bearer ' . scale_ak($_) . '.'
+        . scale_secret($master, $_) . "\r\n\r\n" for @ids;
+    close $f;
+}
+
+sub percentile {
+    my ($p, @v) = @_;
+    @v = sort { $a <=> $b } @v;
+    return $v[int($p / 100 * $#v + 0.5)];
+}
+
+# sequential requests on one keepalive connection; seconds each
+sub timed_requests {
+    my ($master, @ids) = @_;
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+        Proto => 'tcp') or die;
+    my @lat;
+    for my $i (@ids) {
+        my $t0 = time;
+        print $s "GET /token/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            . 'Authorization: Bearer ' . scale_ak($i) . '.'
+            . scale_secret($master, $i) . "\r\n\r\n";
+        my $buf = '';
+        until ($buf =~ /\r\n\r\n/ && length($buf) >= index($buf, "\r\n\r\n")
+               + 4 + ($buf =~ /Content-Length: (\d+)/i ? $1 : 0))
+        {
+            sysread($s, $buf, 4096, length $buf) or die "closed\n";
+        }
+        push @lat, time - $t0;
+        push @failures, "request for key $i: " . substr($buf, 0, 12)
+            unless $buf =~ /^HTTP\/1\.1 200/;
+    }
+    close $s;
+    return @lat;
+}
+
 sub scale {
-    # filled in below
+    my $master = master_bytes();
+
+    print "\n# scale: $SCALE keys in Redis, $HOT of them hot\n";
+
+    my $mem0 = redis_info('memory', 'used_memory');
+    my $t0 = time;
+    load_keys($SCALE);
+    my $mem1 = redis_info('memory', 'used_memory');
+    printf "loaded %d keys in %.1fs; Redis memory %.0f bytes per key\n",
+        $SCALE, time - $t0, ($mem1 - $mem0) / $SCALE;
+
+    # key list pages: under a 256 MB address space limit, every key once
+    $t0 = time;
+    my $cmd = "ulimit -v 262144; $Apiauth::Test::BUILD/apiauth-ctl --redis "
+        . $t->redis_url . " --master-key $dir/master.key --json key list "
+        . '| tail -c 64';
+    my $out = `$cmd`;
+    my ($count) = $out =~ /"count":(\d+)/;
+    printf "apiauth-ctl key list: %s keys in %.1fs under ulimit -v 262144\n",
+        $count // 'FAILED', time - $t0;
+    push @failures, 'key list did not page through every key in 256 MB'
+        unless ($count // 0) == $SCALE + 1;
+
+    # cache-miss latency: keys never asked for, one after the other
+    my @miss = timed_requests($master, $HOT + 1 .. $HOT + 2000);
+    my @hit = timed_requests($master, $HOT + 1 .. $HOT + 2000);
+    printf "latency, cache miss (Redis on loopback): p50 %.0f us, p99 %.0f "
+        . "us; cache hit: p50 %.0f us, p99 %.0f us\n",
+        1e6 * percentile(50, @miss), 1e6 * percentile(99, @miss),
+        1e6 * percentile(50, @hit), 1e6 * percentile(99, @hit);
+
+    # hot keys: as fast as with ten; every one a cache hit once warm
+    token_file('hot.req', $master, 1 .. $HOT);
+    token_file('ten.req', $master, map { 1 + $_ % 10 } 1 .. $HOT);
+    slice($port, 'hot.req', undef, $PACE);
+    my $n0 = lookups();
+    my ($ten, $hot);
+    for my $round (1 .. $ROUNDS) {
+        my @a = (0, 0, 0);
+        my @b = (0, 0, 0);
+        for (1 .. $SLICES) {
+            my @s = slice($port, 'ten.req', undef, $PACE);
+            $a[$_] += $s[$_] for 0 .. 2;
+            @s = slice($port, 'hot.req', undef, $PACE);
+            $b[$_] += $s[$_] for 0 .. 2;
+        }
+        $ten = row_result('token, 10 keys (paced)', @a);
+        $hot = row_result("token, $HOT hot keys of $SCALE (paced)", @b);
+        ratio($hot, $ten);
+    }
+    my $n1 = lookups();
+    printf "lookups while the hot keys were measured: %d\n", $n1 - $n0;
+    push @failures, "hot keys caused " . ($n1 - $n0) . " lookups"
+        if $n1 - $n0;
+
+    capacity();
+}
+
+# bytes of shared memory per cached key and per nonce, measured: a 1m
+# cache zone filled with keys, then asked again from the most recent one
+# back (LRU: the hits are what fits); a 1m nonce zone filled until it
+# refuses
+sub capacity {
+    my $master = master_bytes();
+
+    $t->stop_nginx;
+    write_conf('1m', 'apiauth_nonce zone=small_nonce:1m;');
+    $t->start_nginx;
+    $worker = worker_pid();
+
+    my @ids = ($SCALE - 5999 .. $SCALE);
+    timed_requests($master, @ids);
+    my ($hits, $n0) = (0, lookups());
+    for my $i (reverse @ids) {
+        timed_requests($master, $i);
+        last if lookups() != $n0;
+        $hits++;
+    }
+    printf "cache zone 1m: %d keys cached, %.0f bytes of zone per key\n",
+        $hits, 1048576 / ($hits || 1);
+
+    my $date = int time;
+    open my $f, '>', "$dir/fill.req" or die;
+    print $f signed_raw(access_key => $AK, secret => $SECRET,
+        target => '/sig/orders', host => "127.0.0.1:$port",
+        nonce => sprintf('fill%011d%07d', $date, $_), date => $date)
+        for 1 .. 80_000;
+    close $f;
+    my $cmd = "taskset -c 1 wrk -t1 -c10 -d8s -s $lua/pool.lua "
+        . "http://127.0.0.1:$port/ $dir/fill.req 2>&1";
+    my $out = `$cmd`;
+    my ($all) = $out =~ /(\d+) requests in/;
+    my ($bad) = $out =~ /Non-2xx or 3xx responses: (\d+)/;
+    my $ok = ($all // 0) - ($bad // 0);
+    printf "nonce zone 1m: %d nonces remembered until it refused, %.1f bytes "
+        . "of zone per nonce\n", $ok, 1048576 / ($ok || 1);
+
+    # wrk's own connections end with the run; no more to measure
+    @failures = grep { !/wrk saw errors/ || !/fill/ } @failures;
 }
