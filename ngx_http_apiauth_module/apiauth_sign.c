@@ -33,15 +33,22 @@ static size_t apiauth_normalise(unsigned char *dst, const unsigned char *src,
     size_t len);
 static int apiauth_param_cmp(const void *one, const void *two);
 static unsigned char *apiauth_canonical_query(const apiauth_request_t *req,
-    apiauth_scratch_t *scratch, unsigned char *out);
+    apiauth_scratch_t *scratch, unsigned char *out, unsigned char *last);
 static unsigned char *apiauth_fold(unsigned char *out, const unsigned char *p,
     size_t len);
 static unsigned char *apiauth_canonical_write(const apiauth_request_t *req,
-    apiauth_scratch_t *scratch, unsigned char *out);
+    apiauth_scratch_t *scratch, unsigned char *out, unsigned char *last);
 static void apiauth_sink_buf(void *data, const unsigned char *p, size_t len);
 
 
 #define apiauth_cpy(dst, src, n)  ((unsigned char *) memcpy(dst, src, n) + (n))
+
+/*
+ * every write into the canonical request's buffer checks the room left
+ * first: a wrong bound must fail, never overflow
+ */
+#define apiauth_room(out, last, n)                                           \
+    if ((size_t) ((last) - (out)) < (size_t) (n)) return NULL
 
 
 /*
@@ -360,6 +367,25 @@ apiauth_nonce_check(const unsigned char *s, size_t len)
 }
 
 
+int
+apiauth_hash_hex_check(const unsigned char *s, size_t len)
+{
+    size_t  i;
+
+    if (len != APIAUTH_SHA256_HEX_LEN) {
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
 /*
  * RFC 3986 6.2.2.1 and 6.2.2.2: "%xx" upper-cased, unreserved characters
  * decoded; never longer than its input, so dst may be src's own size
@@ -425,7 +451,7 @@ apiauth_param_cmp(const void *one, const void *two)
 
 static unsigned char *
 apiauth_canonical_query(const apiauth_request_t *req,
-    apiauth_scratch_t *scratch, unsigned char *dst)
+    apiauth_scratch_t *scratch, unsigned char *dst, unsigned char *last)
 {
     size_t                n, i;
     unsigned char        *out;
@@ -482,6 +508,8 @@ apiauth_canonical_query(const apiauth_request_t *req,
 
     for (i = 0; i < n; i++) {
         prm = &scratch->params[i];
+
+        apiauth_room(dst, last, prm->name_len + prm->value_len + 2);
 
         if (i) {
             *dst++ = '&';
@@ -557,24 +585,28 @@ apiauth_fold(unsigned char *out, const unsigned char *p, size_t len)
 
 static unsigned char *
 apiauth_canonical_write(const apiauth_request_t *req,
-    apiauth_scratch_t *scratch, unsigned char *out)
+    apiauth_scratch_t *scratch, unsigned char *out, unsigned char *last)
 {
     size_t                   i, n;
     unsigned char           *start;
     const unsigned char     *p, *end, *name;
     const apiauth_header_t  *h, *payload;
 
+    apiauth_room(out, last, req->method_len + req->path_len + 2);
+
     out = apiauth_cpy(out, req->method, req->method_len);
     *out++ = '\n';
 
+    /* normalising never lengthens */
     out += apiauth_normalise(out, req->path, req->path_len);
     *out++ = '\n';
 
-    out = apiauth_canonical_query(req, scratch, out);
+    out = apiauth_canonical_query(req, scratch, out, last);
     if (out == NULL) {
         return NULL;
     }
 
+    apiauth_room(out, last, 1);
     *out++ = '\n';
 
     p = req->signed_headers;
@@ -588,6 +620,8 @@ apiauth_canonical_write(const apiauth_request_t *req,
         }
 
         n = p - name;
+
+        apiauth_room(out, last, n + 1);
         out = apiauth_cpy(out, name, n);
         *out++ = ':';
         start = out;
@@ -596,6 +630,10 @@ apiauth_canonical_write(const apiauth_request_t *req,
             h = &req->headers[i];
 
             if (h->name_len == n && memcmp(h->name, name, n) == 0) {
+
+                /* folding never lengthens */
+                apiauth_room(out, last, h->value_len + 1);
+
                 if (out != start) {
                     *out++ = ',';
                 }
@@ -607,6 +645,7 @@ apiauth_canonical_write(const apiauth_request_t *req,
             }
         }
 
+        apiauth_room(out, last, 1);
         *out++ = '\n';
 
         if (p == end) {
@@ -616,6 +655,7 @@ apiauth_canonical_write(const apiauth_request_t *req,
         p++;
     }
 
+    apiauth_room(out, last, req->signed_headers_len + 1);
     out = apiauth_cpy(out, req->signed_headers, req->signed_headers_len);
     *out++ = '\n';
 
@@ -631,8 +671,11 @@ apiauth_canonical_write(const apiauth_request_t *req,
     }
 
     if (payload) {
+        apiauth_room(out, last, payload->value_len);
         return apiauth_fold(out, payload->value, payload->value_len);
     }
+
+    apiauth_room(out, last, sizeof(APIAUTH_UNSIGNED_PAYLOAD) - 1);
 
     return apiauth_cpy(out, (const unsigned char *) APIAUTH_UNSIGNED_PAYLOAD,
                        sizeof(APIAUTH_UNSIGNED_PAYLOAD) - 1);
@@ -645,14 +688,17 @@ int
 apiauth_canonical_request(const apiauth_request_t *req,
     apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data)
 {
+    size_t          n;
     unsigned char  *buf, *end;
 
-    buf = malloc(apiauth_canonical_request_bound(req));
+    n = apiauth_canonical_request_bound(req);
+
+    buf = malloc(n);
     if (buf == NULL) {
         return -1;
     }
 
-    end = apiauth_canonical_write(req, scratch, buf);
+    end = apiauth_canonical_write(req, scratch, buf, buf + n);
 
     if (end) {
         sink(data, buf, end - buf);
@@ -695,9 +741,10 @@ apiauth_sink_buf(void *data, const unsigned char *p, size_t len)
 
 
 /*
- * the path and query only shrink when normalised; each sent header adds
- * to at most one signed line, with a separator; each signed name adds its
- * ':' and line break
+ * the path only shrinks when normalised; the query too, but a part without
+ * '=' gains one; each sent header adds to at most one signed line, with a
+ * separator; each signed name adds its ':' and line break; the payload
+ * hash is written a second time, as the last line
  */
 
 size_t
@@ -705,12 +752,18 @@ apiauth_canonical_request_bound(const apiauth_request_t *req)
 {
     size_t  i, n;
 
-    n = req->method_len + req->path_len + req->query_len
+    n = req->method_len + req->path_len + 2 * req->query_len
         + 3 * req->signed_headers_len + sizeof(APIAUTH_UNSIGNED_PAYLOAD)
         + 32;
 
     for (i = 0; i < req->nheaders; i++) {
         n += req->headers[i].name_len + req->headers[i].value_len + 2;
+
+        if (apiauth_str_eq(req->headers[i].name, req->headers[i].name_len,
+                           "x-apiauth-content-sha256"))
+        {
+            n += req->headers[i].value_len;
+        }
     }
 
     return n;
@@ -754,7 +807,7 @@ apiauth_sign(const apiauth_request_t *req, apiauth_scratch_t *scratch,
         buf.p = own;
     }
 
-    end = apiauth_canonical_write(req, scratch, buf.p);
+    end = apiauth_canonical_write(req, scratch, buf.p, buf.p + buf.cap);
 
     rc = end ? apiauth_sha256(buf.p, end - buf.p, md) : -1;
 

@@ -104,6 +104,9 @@ int apiauth_signed_headers_check(const unsigned char *s, size_t len,
 int apiauth_date_parse(const unsigned char *s, size_t len, long long *date);
 int apiauth_nonce_check(const unsigned char *s, size_t len);
 
+/* X-Apiauth-Content-SHA256: 64 lowercase hex digits */
+int apiauth_hash_hex_check(const unsigned char *s, size_t len);
+
 /* writes the canonical request into sink */
 int apiauth_canonical_request(const apiauth_request_t *req,
     apiauth_scratch_t *scratch, apiauth_sink_pt sink, void *data);

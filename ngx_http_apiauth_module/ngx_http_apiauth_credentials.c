@@ -290,6 +290,15 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
+    /* the body's hash is 64 lowercase hex digits, nothing else */
+
+    if (sent->content_sha256
+        && apiauth_hash_hex_check(sent->content_sha256->value.data,
+                                  sent->content_sha256->value.len) != 0)
+    {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
     ctx->date = sent->date->value;
     ctx->nonce = sent->nonce->value;
     ctx->date_value = (time_t) date;

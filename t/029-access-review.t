@@ -62,6 +62,11 @@ $t->write_nginx_conf(nginx_conf(
             apiauth token;
             @@BACKEND@@
         }
+
+        location /sig/ {
+            apiauth signature;
+            @@BACKEND@@
+        }
 EOF
 $t->start_nginx;
 
@@ -128,6 +133,24 @@ like($t->read_file('error.log'),
 $t->redis('HSET', '{apiauth}:key:ReviewIps001', 'ips', '');
 $r = send_plain($t, target => '/api/y', headers => [token_headers($ips)]);
 expect_ok($t, $r, $ips, 'the repaired record, at once: nothing was cached');
+
+# X-Apiauth-Content-SHA256 is 64 lowercase hex digits or malformed; long
+# signed headers are hashed whole (the canonical request's buffer holds
+# what its bound says)
+
+for my $bad ('abc', 'F' x 64, 'f' x 8100) {
+    $r = send_signed($t, key => $key, target => '/sig/hash',
+        headers => [['X-Apiauth-Content-SHA256', $bad]]);
+    expect_refused($t, $r, 'malformed_credentials',
+        'a body hash of ' . length($bad) . ' "' . substr($bad, 0, 1) . '"s');
+}
+
+$r = send_signed($t, key => $key, target => '/sig/pad?a&b&c',
+    headers => [['X-Pad', 'p' . ' ' x 7000 . 'q'], ['X-Pad', 'r' x 7000],
+        ['X-Apiauth-Content-SHA256', 'e3b0c44298fc1c149afbf4c8996fb924'
+            . '27ae41e4649b934ca495991b7852b855']]);
+expect_ok($t, $r, $key, 'long repeated signed headers and a query of '
+    . 'parts without "="');
 
 $t->stop_nginx;
 
