@@ -9,7 +9,8 @@
  * chains, sized for as many nodes as the zone can hold: a hit touches a
  * bucket and a node, whether ten keys are hot or a hundred thousand (an
  * rbtree costs a cache miss per level once the keys outgrow the CPU
- * caches).  An LRU queue for each kind: unknown accessKeys hold at most a
+ * caches).  The bucket comes from SipHash keyed with a seed drawn when the
+ * zone is made, so that nobody can choose accessKeys that share one chain.  An LRU queue for each kind: unknown accessKeys hold at most a
  * quarter of the zone and never push a key out, so a flood of random
  * accessKeys evicts only its own kind.
  */
@@ -18,6 +19,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+
+#include <openssl/rand.h>
 
 #include "ngx_http_apiauth_module.h"
 
@@ -30,6 +33,7 @@ typedef struct ngx_http_apiauth_cache_node_s  ngx_http_apiauth_cache_node_t;
 
 struct ngx_http_apiauth_cache_node_s {
     ngx_http_apiauth_cache_node_t  *next;          /* in its bucket */
+    ngx_http_apiauth_cache_node_t **pprev;         /* what points here */
     ngx_queue_t                     queue;
     uint32_t                        hash;
     u_char                          negative;
@@ -54,6 +58,8 @@ typedef struct {
     ngx_queue_t                     unknown;       /* unknown accessKeys */
     ngx_uint_t                      nunknown;
     ngx_uint_t                      max_unknown;
+    size_t                          max_node;
+    uint64_t                        seed[2];
 } ngx_http_apiauth_cache_sh_t;
 
 
@@ -67,8 +73,10 @@ typedef struct {
 
 static ngx_int_t ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static ngx_http_apiauth_cache_node_t **ngx_http_apiauth_cache_find(
-    ngx_http_apiauth_cache_t *cache, ngx_str_t *ak, uint32_t hash);
+static uint64_t ngx_http_apiauth_siphash(const uint64_t key[2],
+    const u_char *p, size_t len);
+static ngx_http_apiauth_cache_node_t *ngx_http_apiauth_cache_find(
+    ngx_http_apiauth_cache_t *cache, ngx_str_t *ak, uint64_t hash);
 static ngx_uint_t ngx_http_apiauth_cache_expire(
     ngx_http_apiauth_cache_t *cache, ngx_queue_t *queue, ngx_uint_t force);
 static void ngx_http_apiauth_cache_delete(ngx_http_apiauth_cache_t *cache,
@@ -164,6 +172,14 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     cache->sh->max_unknown = shm_zone->shm.size / 4
                              / NGX_HTTP_APIAUTH_CACHE_NODE;
 
+    /* a record larger than this could only be made room for by a purge */
+    cache->sh->max_node = shm_zone->shm.size / 16;
+
+    if (RAND_bytes((u_char *) cache->sh->seed, sizeof(cache->sh->seed)) != 1)
+    {
+        return NGX_ERROR;
+    }
+
     len = sizeof(" in apiauth cache zone \"\"") + shm_zone->shm.name.len;
 
     cache->shpool->log_ctx = ngx_slab_alloc(cache->shpool, len);
@@ -180,25 +196,75 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/* the link that points to the node of ak, or to the end of its chain */
+/* SipHash-2-4 (Aumasson, Bernstein): a keyed hash, fast on short keys */
 
-static ngx_http_apiauth_cache_node_t **
-ngx_http_apiauth_cache_find(ngx_http_apiauth_cache_t *cache, ngx_str_t *ak,
-    uint32_t hash)
+#define ngx_http_apiauth_rotl(x, b)  (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
+
+#define ngx_http_apiauth_sipround(v0, v1, v2, v3)                            \
+    v0 += v1; v1 = ngx_http_apiauth_rotl(v1, 13); v1 ^= v0;                  \
+    v0 = ngx_http_apiauth_rotl(v0, 32);                                      \
+    v2 += v3; v3 = ngx_http_apiauth_rotl(v3, 16); v3 ^= v2;                  \
+    v0 += v3; v3 = ngx_http_apiauth_rotl(v3, 21); v3 ^= v0;                  \
+    v2 += v1; v1 = ngx_http_apiauth_rotl(v1, 17); v1 ^= v2;                  \
+    v2 = ngx_http_apiauth_rotl(v2, 32)
+
+
+static uint64_t
+ngx_http_apiauth_siphash(const uint64_t key[2], const u_char *p, size_t len)
 {
-    ngx_http_apiauth_cache_node_t  **link, *cn;
+    size_t    i, n;
+    uint64_t  v0, v1, v2, v3, m, b;
 
-    link = &cache->sh->buckets[hash & cache->sh->mask];
+    v0 = key[0] ^ 0x736f6d6570736575ULL;
+    v1 = key[1] ^ 0x646f72616e646f6dULL;
+    v2 = key[0] ^ 0x6c7967656e657261ULL;
+    v3 = key[1] ^ 0x7465646279746573ULL;
 
-    for (cn = *link; cn; link = &cn->next, cn = cn->next) {
-        if (cn->hash == hash && cn->ak_len == ak->len
+    b = (uint64_t) len << 56;
+    n = len & ~(size_t) 7;
+
+    for (i = 0; i < n; i += 8) {
+        ngx_memcpy(&m, p + i, 8);
+        v3 ^= m;
+        ngx_http_apiauth_sipround(v0, v1, v2, v3);
+        ngx_http_apiauth_sipround(v0, v1, v2, v3);
+        v0 ^= m;
+    }
+
+    for (i = 0; i < (len & 7); i++) {
+        b |= (uint64_t) p[n + i] << (8 * i);
+    }
+
+    v3 ^= b;
+    ngx_http_apiauth_sipround(v0, v1, v2, v3);
+    ngx_http_apiauth_sipround(v0, v1, v2, v3);
+    v0 ^= b;
+
+    v2 ^= 0xff;
+    ngx_http_apiauth_sipround(v0, v1, v2, v3);
+    ngx_http_apiauth_sipround(v0, v1, v2, v3);
+    ngx_http_apiauth_sipround(v0, v1, v2, v3);
+    ngx_http_apiauth_sipround(v0, v1, v2, v3);
+
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+
+static ngx_http_apiauth_cache_node_t *
+ngx_http_apiauth_cache_find(ngx_http_apiauth_cache_t *cache, ngx_str_t *ak,
+    uint64_t hash)
+{
+    ngx_http_apiauth_cache_node_t  *cn;
+
+    for (cn = cache->sh->buckets[hash & cache->sh->mask]; cn; cn = cn->next) {
+        if (cn->hash == (uint32_t) hash && cn->ak_len == ak->len
             && ngx_memcmp(cn->data, ak->data, ak->len) == 0)
         {
-            break;
+            return cn;
         }
     }
 
-    return link;
+    return NULL;
 }
 
 
@@ -221,8 +287,10 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cn = *ngx_http_apiauth_cache_find(cache, ak,
-                                      ngx_crc32_short(ak->data, ak->len));
+    cn = ngx_http_apiauth_cache_find(cache, ak,
+                                     ngx_http_apiauth_siphash(cache->sh->seed,
+                                                              ak->data,
+                                                              ak->len));
 
     if (cn == NULL
         || (ngx_msec_int_t) (cn->fresh_until - ngx_current_msec) <= 0)
@@ -276,13 +344,12 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
 {
     u_char                          *p;
     size_t                           size;
-    uint32_t                         hash;
+    uint64_t                         hash;
     ngx_uint_t                       tries;
     ngx_http_apiauth_cache_t        *cache;
-    ngx_http_apiauth_cache_node_t   *cn, **link;
+    ngx_http_apiauth_cache_node_t   *cn, **bucket;
 
     cache = zone->data;
-    hash = ngx_crc32_short(ak->data, ak->len);
 
     size = offsetof(ngx_http_apiauth_cache_node_t, data) + ak->len;
 
@@ -293,9 +360,21 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cn = *ngx_http_apiauth_cache_find(cache, ak, hash);
+    hash = ngx_http_apiauth_siphash(cache->sh->seed, ak->data, ak->len);
+
+    cn = ngx_http_apiauth_cache_find(cache, ak, hash);
     if (cn) {
         ngx_http_apiauth_cache_delete(cache, cn);
+    }
+
+    /* a record that could not fit but by a purge is not cached */
+
+    if (size > cache->sh->max_node) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "apiauth: key \"%V\" is too large to cache%s", ak,
+                      cache->shpool->log_ctx);
+        return;
     }
 
     ngx_http_apiauth_cache_expire(cache, &cache->sh->queue, 0);
@@ -324,8 +403,10 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     if (cn == NULL && key) {
         /* a key may push unknown accessKeys out, never the other way */
 
-        while (cn == NULL
-               && ngx_http_apiauth_cache_expire(cache, &cache->sh->unknown, 1))
+        for (tries = 0;
+             cn == NULL && tries < 64
+             && ngx_http_apiauth_cache_expire(cache, &cache->sh->unknown, 1);
+             tries++)
         {
             cn = ngx_slab_alloc_locked(cache->shpool, size);
         }
@@ -343,7 +424,7 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
         return;
     }
 
-    cn->hash = hash;
+    cn->hash = (uint32_t) hash;
     cn->ak_len = (u_char) ak->len;
     p = ngx_cpymem(cn->data, ak->data, ak->len);
 
@@ -373,11 +454,16 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
         ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
     }
 
-    /* evictions above may have moved the end of the chain */
+    bucket = &cache->sh->buckets[hash & cache->sh->mask];
 
-    link = ngx_http_apiauth_cache_find(cache, ak, hash);
-    cn->next = NULL;
-    *link = cn;
+    cn->next = *bucket;
+    cn->pprev = bucket;
+
+    if (cn->next) {
+        cn->next->pprev = &cn->next;
+    }
+
+    *bucket = cn;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
@@ -423,18 +509,15 @@ static void
 ngx_http_apiauth_cache_delete(ngx_http_apiauth_cache_t *cache,
     ngx_http_apiauth_cache_node_t *cn)
 {
-    ngx_str_t                        ak;
-    ngx_http_apiauth_cache_node_t  **link;
-
     if (cn->negative) {
         cache->sh->nunknown--;
     }
 
-    ak.data = cn->data;
-    ak.len = cn->ak_len;
+    *cn->pprev = cn->next;
 
-    link = ngx_http_apiauth_cache_find(cache, &ak, cn->hash);
-    *link = cn->next;
+    if (cn->next) {
+        cn->next->pprev = cn->pprev;
+    }
 
     ngx_queue_remove(&cn->queue);
 

@@ -307,9 +307,8 @@ ngx_http_apiauth_fresh(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
 
     rc = ngx_http_apiauth_nonce_remember(amcf->nonce_zone, &ctx->access_key,
-                                         &ctx->nonce,
-                                         ctx->date_value + amcf->max_skew,
-                                         r->connection->log);
+                                         &ctx->nonce, ctx->date_value,
+                                         amcf->max_skew, r->connection->log);
     switch (rc) {
 
     case NGX_OK:

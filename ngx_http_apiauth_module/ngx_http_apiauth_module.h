@@ -204,7 +204,8 @@ ngx_int_t ngx_http_apiauth_key_copy(ngx_pool_t *pool,
 ngx_shm_zone_t *ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);
 ngx_int_t ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
-    ngx_str_t *ak, ngx_str_t *nonce, time_t until, ngx_log_t *log);
+    ngx_str_t *ak, ngx_str_t *nonce, time_t date, time_t skew,
+    ngx_log_t *log);
 
 /* ngx_http_apiauth_lookup.c */
 ngx_int_t ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,

@@ -3,10 +3,11 @@
  * Copyright (C) ngx_http_apiauth_module authors
  *
  * Replay protection: a digest of accessKey and nonce is remembered in a
- * shared memory zone until the request's Date plus the widest clock skew,
- * when no window accepts the request any more.  A nonce is remembered once,
- * atomically across workers: the lookup and the insertion are one critical
- * section.  A full zone refuses rather than forgets.
+ * shared memory zone until the request's Date plus the widest clock skew
+ * the zone has seen, and a second, when no window accepts the request any
+ * more.  A nonce is remembered once, atomically across workers: the lookup
+ * and the insertion are one critical section.  A full zone refuses rather
+ * than forgets.
  *
  * The zone is one table of 256-byte buckets (four cache lines) of sixteen
  * 16-byte entries, an expiry and 96 bits of the digest; each nonce may live
@@ -32,7 +33,7 @@
 
 
 typedef struct {
-    uint32_t                      until;          /* unix seconds; 0: free */
+    uint32_t                      date;           /* X-Apiauth-Date; 0: free */
     uint32_t                      tag1;           /* digest bytes 16-19 */
     uint64_t                      tag2;           /* digest bytes 20-27 */
 } ngx_http_apiauth_nonce_entry_t;
@@ -46,6 +47,7 @@ typedef struct {
 typedef struct {
     ngx_uint_t                    nbuckets;
     time_t                        full_logged;
+    time_t                        skew;           /* the widest seen */
 } ngx_http_apiauth_nonce_sh_t;
 
 
@@ -59,7 +61,7 @@ typedef struct {
 static ngx_int_t ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_uint_t ngx_http_apiauth_nonce_live(
-    ngx_http_apiauth_nonce_bucket_t *b, time_t now, uint32_t tag1,
+    ngx_http_apiauth_nonce_bucket_t *b, time_t oldest, uint32_t tag1,
     uint64_t tag2, ngx_http_apiauth_nonce_entry_t **free);
 
 
@@ -161,6 +163,7 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     nonces->sh->nbuckets = (size - NGX_HTTP_APIAUTH_LINE)
                            / sizeof(ngx_http_apiauth_nonce_bucket_t);
     nonces->sh->full_logged = 0;
+    nonces->sh->skew = 0;
 
     return NGX_OK;
 }
@@ -169,7 +172,7 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 /* the live entries of a bucket; *free gets one that is not, if any */
 
 static ngx_uint_t
-ngx_http_apiauth_nonce_live(ngx_http_apiauth_nonce_bucket_t *b, time_t now,
+ngx_http_apiauth_nonce_live(ngx_http_apiauth_nonce_bucket_t *b, time_t oldest,
     uint32_t tag1, uint64_t tag2, ngx_http_apiauth_nonce_entry_t **free)
 {
     ngx_uint_t                       i, live;
@@ -180,7 +183,7 @@ ngx_http_apiauth_nonce_live(ngx_http_apiauth_nonce_bucket_t *b, time_t now,
     for (i = 0; i < NGX_HTTP_APIAUTH_NONCE_WAYS; i++) {
         e = &b->entry[i];
 
-        if ((time_t) e->until < now) {
+        if ((time_t) e->date < oldest) {
             *free = e;
             continue;
         }
@@ -199,14 +202,16 @@ ngx_http_apiauth_nonce_live(ngx_http_apiauth_nonce_bucket_t *b, time_t now,
 /*
  * returns NGX_OK when the nonce is new and now remembered, NGX_DECLINED
  * when it was seen, NGX_BUSY when both of its buckets are full of live
- * nonces
+ * nonces; a nonce lives while any window accepts its date: the widest
+ * skew the zone has seen (a reload may widen it), and a second more, as
+ * workers read the clock each on its own
  */
 
 ngx_int_t
 ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
-    ngx_str_t *nonce, time_t until, ngx_log_t *log)
+    ngx_str_t *nonce, time_t date, time_t skew, ngx_log_t *log)
 {
-    time_t                           now;
+    time_t                           oldest;
     uint32_t                         tag1;
     uint64_t                         h1, h2, tag2;
     ngx_uint_t                       live1, live2;
@@ -236,17 +241,22 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_memcpy(&tag2, md + 20, sizeof(uint64_t));
 
     nonces = zone->data;
-    now = ngx_time();
     free1 = NULL;
     free2 = NULL;
 
     ngx_shmtx_lock(&nonces->shpool->mutex);
 
+    if (skew > nonces->sh->skew) {
+        nonces->sh->skew = skew;
+    }
+
+    oldest = ngx_time() - nonces->sh->skew - 1;
+
     live1 = ngx_http_apiauth_nonce_live(
-                &nonces->table[h1 % nonces->sh->nbuckets], now, tag1, tag2,
+                &nonces->table[h1 % nonces->sh->nbuckets], oldest, tag1, tag2,
                 &free1);
     live2 = ngx_http_apiauth_nonce_live(
-                &nonces->table[h2 % nonces->sh->nbuckets], now, tag1, tag2,
+                &nonces->table[h2 % nonces->sh->nbuckets], oldest, tag1, tag2,
                 &free2);
 
     if (live1 > NGX_HTTP_APIAUTH_NONCE_WAYS
@@ -259,12 +269,12 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     e = (free2 && (free1 == NULL || live2 < live1)) ? free2 : free1;
 
     if (e == NULL) {
-        if (nonces->sh->full_logged == now) {
+        if (nonces->sh->full_logged == ngx_time()) {
             ngx_shmtx_unlock(&nonces->shpool->mutex);
             return NGX_BUSY;
         }
 
-        nonces->sh->full_logged = now;
+        nonces->sh->full_logged = ngx_time();
         ngx_shmtx_unlock(&nonces->shpool->mutex);
 
         ngx_log_error(NGX_LOG_ERR, log, 0,
@@ -274,7 +284,7 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
         return NGX_BUSY;
     }
 
-    e->until = (uint32_t) until;
+    e->date = (uint32_t) date;
     e->tag1 = tag1;
     e->tag2 = tag2;
 
