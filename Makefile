@@ -122,8 +122,14 @@ test: all
 demo: all
 	APIAUTH_BUILD=$(CURDIR)/$(BUILD) bash tools/demo.sh
 
-bench: all
+bench: all $(BUILD)/stages
+	$(BUILD)/stages
 	APIAUTH_BUILD=$(CURDIR)/$(BUILD) perl tools/bench.pl
+
+# nanoseconds per stage of verifying a signature, outside nginx
+$(BUILD)/stages: tools/bench/stages.c $(SHARED_SRCS) $(SHARED_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(TOOL_CFLAGS) -o $@ tools/bench/stages.c $(SHARED_SRCS) -lcrypto
 
 install: all
 	install -d $(DESTDIR)$(MODULES_DIR) $(DESTDIR)$(PREFIX)/bin
