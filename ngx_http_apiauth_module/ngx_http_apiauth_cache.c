@@ -87,7 +87,6 @@ ngx_shm_zone_t *
 ngx_http_apiauth_cache_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
     ngx_msec_t ttl, ngx_msec_t negative_ttl)
 {
-    ngx_shm_zone_t            *shm_zone;
     ngx_http_apiauth_cache_t  *cache;
 
     cache = ngx_pcalloc(cf->pool, sizeof(ngx_http_apiauth_cache_t));
@@ -98,21 +97,8 @@ ngx_http_apiauth_cache_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
     cache->ttl = ttl;
     cache->negative_ttl = negative_ttl;
 
-    shm_zone = ngx_shared_memory_add(cf, name, size, &ngx_http_apiauth_module);
-    if (shm_zone == NULL) {
-        return NULL;
-    }
-
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "apiauth: zone \"%V\" is already used", name);
-        return NULL;
-    }
-
-    shm_zone->init = ngx_http_apiauth_cache_init_zone;
-    shm_zone->data = cache;
-
-    return shm_zone;
+    return ngx_http_apiauth_shm_add(cf, name, size, &ngx_http_apiauth_module,
+                                    ngx_http_apiauth_cache_init_zone, cache);
 }
 
 

@@ -241,6 +241,32 @@ ngx_http_apiauth_get_ctx(ngx_http_request_t *r)
 }
 
 
+/* a zone of ours, refused where its name is taken */
+
+ngx_shm_zone_t *
+ngx_http_apiauth_shm_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    void *tag, ngx_shm_zone_init_pt init, void *data)
+{
+    ngx_shm_zone_t  *shm_zone;
+
+    shm_zone = ngx_shared_memory_add(cf, name, size, tag);
+    if (shm_zone == NULL) {
+        return NULL;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "apiauth: zone \"%V\" is already used", name);
+        return NULL;
+    }
+
+    shm_zone->init = init;
+    shm_zone->data = data;
+
+    return shm_zone;
+}
+
+
 /* a request that ends while parked leaves its lookup behind */
 
 void

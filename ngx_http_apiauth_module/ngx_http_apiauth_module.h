@@ -170,6 +170,8 @@ extern ngx_http_apiauth_reason_t       ngx_http_apiauth_reasons[];
 
 /* ngx_http_apiauth_module.c */
 ngx_http_apiauth_ctx_t *ngx_http_apiauth_get_ctx(ngx_http_request_t *r);
+ngx_shm_zone_t *ngx_http_apiauth_shm_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size, void *tag, ngx_shm_zone_init_pt init, void *data);
 void ngx_http_apiauth_ctx_cleanup(void *data);
 
 /* ngx_http_apiauth_handler.c */

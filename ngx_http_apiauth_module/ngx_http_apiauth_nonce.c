@@ -75,7 +75,6 @@ static ngx_uint_t  ngx_http_apiauth_nonce_tag;
 ngx_shm_zone_t *
 ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
 {
-    ngx_shm_zone_t            *shm_zone;
     ngx_http_apiauth_nonce_t  *nonces;
 
     nonces = ngx_pcalloc(cf->pool, sizeof(ngx_http_apiauth_nonce_t));
@@ -83,22 +82,9 @@ ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
         return NULL;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, name, size,
-                                     &ngx_http_apiauth_nonce_tag);
-    if (shm_zone == NULL) {
-        return NULL;
-    }
-
-    if (shm_zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "apiauth: zone \"%V\" is already used", name);
-        return NULL;
-    }
-
-    shm_zone->init = ngx_http_apiauth_nonce_init_zone;
-    shm_zone->data = nonces;
-
-    return shm_zone;
+    return ngx_http_apiauth_shm_add(cf, name, size,
+                                    &ngx_http_apiauth_nonce_tag,
+                                    ngx_http_apiauth_nonce_init_zone, nonces);
 }
 
 

@@ -1,34 +1,12 @@
 #!/usr/bin/perl
 
-# Unit tests of scope lists: their check and their matching (apiauth_scope.c).
-#
-# The C program test_scope (t/unit/test_scope.c, built by `make unit`)
-# prints the TAP itself: this wrapper finds it and exec()s it, so that its
-# TAP is this test's.  APIAUTH_BUILD names the build directory (default:
-# build/ in the repository); APIAUTH_REFERENCE the reference directory,
-# handed over as argv[1] (default: ../shared/reference beside the
-# repository).
+# Unit test: scopes: lists, "all" and matching (apiauth_scope.c)
 
 use strict;
 use warnings;
 
-use Cwd qw(abs_path);
 use FindBin;
+use lib "$FindBin::Bin/lib";
+use Apiauth::Unit;
 
-my $repo = abs_path("$FindBin::Bin/..");
-my $build = $ENV{APIAUTH_BUILD} || "$repo/build";
-my $reference = $ENV{APIAUTH_REFERENCE} || "$repo/../shared/reference";
-my $bin = "$build/unit/test_scope";
-
-# a missing binary is a broken build, never a reason to skip
-
-unless (-f $bin && -x _) {
-    print "Bail out! $bin is missing: run `make unit`"
-        . " (or set APIAUTH_BUILD to the build directory)\n";
-    exit 255;
-}
-
-exec { $bin } $bin, $reference
-    or print "Bail out! cannot run $bin: $!\n";
-
-exit 255;
+run_unit('test_scope');
