@@ -7,7 +7,9 @@
  * on every one-shot call.  Measured here (150 bytes): EVP 322 ns, these
  * 186 ns; HMAC() 3464 ns, the HMAC below 383 ns.  They are deprecated in
  * OpenSSL 3.0 but present in every 3.x; should they go, EVP_Q_digest() is
- * the drop-in, at the cost above.
+ * the drop-in, at the cost above.  A prepared HMAC key keeps the states
+ * after the key's two padded blocks (SHA256_CTX's public h[] and Nl): a
+ * signature then costs 233 ns instead of 370.
  */
 
 
@@ -44,11 +46,31 @@ apiauth_hmac_sha256(const unsigned char *key, size_t key_len,
     const unsigned char *msg, size_t msg_len,
     unsigned char out[APIAUTH_SHA256_LEN])
 {
+    int                 rc;
+    apiauth_hmac_key_t  hk;
+
+    rc = apiauth_hmac_key(&hk, key, key_len) == 0
+         && apiauth_hmac_sha256_keyed(&hk, msg, msg_len, out) == 0;
+
+    explicit_bzero(&hk, sizeof(hk));
+
+    return rc ? 0 : -1;
+}
+
+
+/*
+ * the states after the key's inner and outer padded blocks; a message then
+ * costs its own blocks and one more, not two more
+ */
+
+int
+apiauth_hmac_key(apiauth_hmac_key_t *hk, const unsigned char *key,
+    size_t key_len)
+{
     int            rc;
     size_t         i;
     SHA256_CTX     ctx;
     unsigned char  k[APIAUTH_SHA256_BLOCK], pad[APIAUTH_SHA256_BLOCK];
-    unsigned char  inner[APIAUTH_SHA256_LEN];
 
     memset(k, 0, sizeof(k));
 
@@ -66,24 +88,62 @@ apiauth_hmac_sha256(const unsigned char *key, size_t key_len,
     }
 
     rc = SHA256_Init(&ctx) == 1
-         && SHA256_Update(&ctx, pad, sizeof(pad)) == 1
-         && SHA256_Update(&ctx, msg, msg_len) == 1
-         && SHA256_Final(inner, &ctx) == 1;
+         && SHA256_Update(&ctx, pad, sizeof(pad)) == 1;
 
     if (rc) {
+        memcpy(hk->inner, ctx.h, sizeof(hk->inner));
+
         for (i = 0; i < APIAUTH_SHA256_BLOCK; i++) {
             pad[i] = k[i] ^ 0x5c;
         }
 
         rc = SHA256_Init(&ctx) == 1
-             && SHA256_Update(&ctx, pad, sizeof(pad)) == 1
-             && SHA256_Update(&ctx, inner, sizeof(inner)) == 1
-             && SHA256_Final(out, &ctx) == 1;
+             && SHA256_Update(&ctx, pad, sizeof(pad)) == 1;
+
+        memcpy(hk->outer, ctx.h, sizeof(hk->outer));
     }
 
     /* the key's pads are as secret as the key */
     explicit_bzero(k, sizeof(k));
     explicit_bzero(pad, sizeof(pad));
+    explicit_bzero(&ctx, sizeof(ctx));
+
+    return rc ? 0 : -1;
+}
+
+
+/* a context that has hashed one block, whose state is h */
+
+static int
+apiauth_sha256_resume(SHA256_CTX *ctx, const uint32_t h[8])
+{
+    if (SHA256_Init(ctx) != 1) {
+        return -1;
+    }
+
+    memcpy(ctx->h, h, sizeof(ctx->h));
+    ctx->Nl = APIAUTH_SHA256_BLOCK * 8;         /* bits hashed so far */
+
+    return 0;
+}
+
+
+int
+apiauth_hmac_sha256_keyed(const apiauth_hmac_key_t *hk,
+    const unsigned char *msg, size_t msg_len,
+    unsigned char out[APIAUTH_SHA256_LEN])
+{
+    int            rc;
+    SHA256_CTX     ctx;
+    unsigned char  inner[APIAUTH_SHA256_LEN];
+
+    rc = apiauth_sha256_resume(&ctx, hk->inner) == 0
+         && SHA256_Update(&ctx, msg, msg_len) == 1
+         && SHA256_Final(inner, &ctx) == 1
+         && apiauth_sha256_resume(&ctx, hk->outer) == 0
+         && SHA256_Update(&ctx, inner, sizeof(inner)) == 1
+         && SHA256_Final(out, &ctx) == 1;
+
     explicit_bzero(&ctx, sizeof(ctx));
 
     return rc ? 0 : -1;

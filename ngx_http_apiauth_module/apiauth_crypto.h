@@ -13,6 +13,7 @@
 
 
 #include <stddef.h>
+#include <stdint.h>
 
 
 #define APIAUTH_SHA256_LEN         32
@@ -20,10 +21,25 @@
 #define APIAUTH_SHA256_BLOCK       64
 
 
+/*
+ * an HMAC key whose two padded blocks are hashed once, in advance: the
+ * SHA-256 states after them; it signs as the key does, so it is as secret
+ */
+typedef struct {
+    uint32_t  inner[8];
+    uint32_t  outer[8];
+} apiauth_hmac_key_t;
+
+
 /* both return 0, or -1 when OpenSSL fails */
 int apiauth_sha256(const unsigned char *p, size_t len,
     unsigned char out[APIAUTH_SHA256_LEN]);
 int apiauth_hmac_sha256(const unsigned char *key, size_t key_len,
+    const unsigned char *msg, size_t msg_len,
+    unsigned char out[APIAUTH_SHA256_LEN]);
+int apiauth_hmac_key(apiauth_hmac_key_t *hk, const unsigned char *key,
+    size_t key_len);
+int apiauth_hmac_sha256_keyed(const apiauth_hmac_key_t *hk,
     const unsigned char *msg, size_t msg_len,
     unsigned char out[APIAUTH_SHA256_LEN]);
 

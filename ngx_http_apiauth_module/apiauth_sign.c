@@ -776,6 +776,25 @@ apiauth_sign(const apiauth_request_t *req, apiauth_scratch_t *scratch,
     const unsigned char *nonce, size_t nonce_len,
     const unsigned char *secret, size_t secret_len, unsigned char *mac)
 {
+    int                 rc;
+    apiauth_hmac_key_t  hk;
+
+    rc = apiauth_hmac_key(&hk, secret, secret_len) == 0
+         && apiauth_sign_keyed(req, scratch, date, date_len, nonce,
+                               nonce_len, &hk, mac) == 0;
+
+    explicit_bzero(&hk, sizeof(hk));
+
+    return rc ? 0 : -1;
+}
+
+
+int
+apiauth_sign_keyed(const apiauth_request_t *req, apiauth_scratch_t *scratch,
+    const unsigned char *date, size_t date_len,
+    const unsigned char *nonce, size_t nonce_len,
+    const apiauth_hmac_key_t *hk, unsigned char *mac)
+{
     int             rc;
     apiauth_buf_t   buf;
     unsigned char  *own, *end;
@@ -827,7 +846,7 @@ apiauth_sign(const apiauth_request_t *req, apiauth_scratch_t *scratch,
     apiauth_string_to_sign(date, date_len, nonce, nonce_len, hex,
                            apiauth_sink_buf, &buf);
 
-    return apiauth_hmac_sha256(secret, secret_len, sts, buf.len, mac);
+    return apiauth_hmac_sha256_keyed(hk, sts, buf.len, mac);
 }
 
 

@@ -123,6 +123,12 @@ int apiauth_sign(const apiauth_request_t *req, apiauth_scratch_t *scratch,
     const unsigned char *nonce, size_t nonce_len,
     const unsigned char *secret, size_t secret_len, unsigned char *mac);
 
+/* the same with the secret's HMAC key prepared (apiauth_hmac_key()) */
+int apiauth_sign_keyed(const apiauth_request_t *req,
+    apiauth_scratch_t *scratch, const unsigned char *date, size_t date_len,
+    const unsigned char *nonce, size_t nonce_len,
+    const apiauth_hmac_key_t *hk, unsigned char *mac);
+
 /*
  * writes the string to sign into sink, given the hex SHA-256 of the
  * canonical request

@@ -10,8 +10,9 @@
  * bucket and a node, whether ten keys are hot or a hundred thousand (an
  * rbtree costs a cache miss per level once the keys outgrow the CPU
  * caches).  The bucket comes from SipHash keyed with a seed drawn when the
- * zone is made, so that nobody can choose accessKeys that share one chain.  An LRU queue for each kind: unknown accessKeys hold at most a
- * quarter of the zone and never push a key out, so a flood of random
+ * zone is made, so that nobody can choose accessKeys that share one chain.
+ * An LRU queue for each kind: unknown accessKeys hold at most a quarter of
+ * the zone and never push a key out, so a flood of random
  * accessKeys evicts only its own kind.
  */
 
@@ -45,7 +46,8 @@ struct ngx_http_apiauth_cache_node_s {
     uint32_t                        interfaces_len;
     ngx_msec_t                      fresh_until;
     time_t                          expires;
-    u_char                          secret[APIAUTH_SECRET_LEN];
+    u_char                          secret[APIAUTH_SECRET_LEN / 2];
+    apiauth_hmac_key_t              hmac;
     u_char                          data[1];       /* ak, name, apps,
                                                       interfaces, ips */
 };
@@ -184,7 +186,8 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 /* SipHash-2-4 (Aumasson, Bernstein): a keyed hash, fast on short keys */
 
-#define ngx_http_apiauth_rotl(x, b)  (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
+#define ngx_http_apiauth_rotl(x, b)                                          \
+    (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
 
 #define ngx_http_apiauth_sipround(v0, v1, v2, v3)                            \
     v0 += v1; v1 = ngx_http_apiauth_rotl(v1, 13); v1 ^= v0;                  \
@@ -312,13 +315,15 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     view.nips = cn->nips;
     view.expires = cn->expires;
     view.enabled = cn->enabled;
-    ngx_memcpy(view.secret, cn->secret, APIAUTH_SECRET_LEN);
+    ngx_memcpy(view.secret, cn->secret, sizeof(view.secret));
+    view.hmac = cn->hmac;
 
     rc = ngx_http_apiauth_key_copy(pool, key, &view);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
-    ngx_explicit_memzero(view.secret, APIAUTH_SECRET_LEN);
+    ngx_explicit_memzero(view.secret, sizeof(view.secret));
+    ngx_explicit_memzero(&view.hmac, sizeof(view.hmac));
 
     return rc;
 }
@@ -430,7 +435,8 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
         cn->apps_len = (uint32_t) key->apps.len;
         cn->interfaces_len = (uint32_t) key->interfaces.len;
         cn->nips = (u_short) key->nips;
-        ngx_memcpy(cn->secret, key->secret, APIAUTH_SECRET_LEN);
+        ngx_memcpy(cn->secret, key->secret, sizeof(cn->secret));
+        cn->hmac = key->hmac;
 
         p = ngx_cpymem(p, key->name.data, key->name.len);
         p = ngx_cpymem(p, key->apps.data, key->apps.len);
@@ -508,7 +514,8 @@ ngx_http_apiauth_cache_delete(ngx_http_apiauth_cache_t *cache,
     ngx_queue_remove(&cn->queue);
 
     /* the secret does not linger in freed slab memory */
-    ngx_explicit_memzero(cn->secret, APIAUTH_SECRET_LEN);
+    ngx_explicit_memzero(cn->secret, sizeof(cn->secret));
+    ngx_explicit_memzero(&cn->hmac, sizeof(cn->hmac));
 
     ngx_slab_free_locked(cache->shpool, cn);
 }

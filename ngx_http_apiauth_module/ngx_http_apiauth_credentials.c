@@ -365,15 +365,24 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx)
 {
     u_char             *q;
+    ngx_int_t           rc;
     u_char              mac[APIAUTH_SHA256_LEN];
+    u_char              hex[APIAUTH_SECRET_LEN];
     apiauth_request_t   req;
     apiauth_scratch_t   scratch;
 
     if (ctx->cred_type == NGX_HTTP_APIAUTH_TOKEN) {
-        return apiauth_mac_compare(ctx->token_secret.data,
-                                   ctx->token_secret.len, ctx->key.secret,
-                                   APIAUTH_SECRET_LEN) == 0
-               ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SECRET;
+
+        /* as sent: upper-case hex is not the secret */
+
+        apiauth_hex(hex, ctx->key.secret, sizeof(ctx->key.secret));
+
+        rc = apiauth_mac_compare(ctx->token_secret.data,
+                                 ctx->token_secret.len, hex, sizeof(hex));
+
+        ngx_explicit_memzero(hex, sizeof(hex));
+
+        return rc == 0 ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SECRET;
     }
 
     /* the raw target of the request line, whatever rewrites did since */
@@ -414,9 +423,9 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
 
     /* more query parameters than we sort */
 
-    if (apiauth_sign(&req, &scratch, ctx->date.data, ctx->date.len,
-                     ctx->nonce.data, ctx->nonce.len, ctx->key.secret,
-                     APIAUTH_SECRET_LEN, mac)
+    if (apiauth_sign_keyed(&req, &scratch, ctx->date.data, ctx->date.len,
+                           ctx->nonce.data, ctx->nonce.len, &ctx->key.hmac,
+                           mac)
         != 0)
     {
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;

@@ -181,7 +181,8 @@ ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
         ngx_http_apiauth_wake(ctx);
     }
 
-    ngx_explicit_memzero(key.secret, APIAUTH_SECRET_LEN);
+    ngx_explicit_memzero(key.secret, sizeof(key.secret));
+    ngx_explicit_memzero(&key.hmac, sizeof(key.hmac));
     ngx_free(lk);
 }
 
@@ -199,7 +200,8 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
     int                            n;
     size_t                         i;
     ngx_str_t                      f, v, salt, status, expires;
-    ngx_uint_t                     have;
+    ngx_uint_t                     have, rc;
+    u_char                         secret[APIAUTH_SECRET_LEN];
     redisReply                    *e;
     ngx_http_apiauth_main_conf_t  *amcf;
 
@@ -312,10 +314,16 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
 
     amcf = ngx_http_apiauth_lookup_conf;
 
-    if (apiauth_secret_derive(amcf->master, ak->data, ak->len, salt.data,
-                              salt.len, key->secret)
-        != 0)
-    {
+    /* the hex secret is the HMAC key; it is kept in the forms used */
+
+    rc = apiauth_secret_derive(amcf->master, ak->data, ak->len, salt.data,
+                               salt.len, secret) == 0
+         && apiauth_unhex(key->secret, secret, sizeof(key->secret)) == 0
+         && apiauth_hmac_key(&key->hmac, secret, sizeof(secret)) == 0;
+
+    ngx_explicit_memzero(secret, sizeof(secret));
+
+    if (!rc) {
         goto malformed;
     }
 

@@ -79,7 +79,9 @@ typedef struct {
     ngx_uint_t                  nips;
     time_t                      expires;        /* 0: never */
     ngx_uint_t                  enabled;
-    u_char                      secret[APIAUTH_SECRET_LEN];
+    /* the secret's bytes (tokens), and its HMAC key prepared (signatures) */
+    u_char                      secret[APIAUTH_SECRET_LEN / 2];
+    apiauth_hmac_key_t          hmac;
 } ngx_http_apiauth_key_t;
 
 

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "apiauth_crypto.h"
 #include "apiauth_key.h"
 #include "apiauth_secret.h"
 #include "json_reader.h"
@@ -405,6 +406,69 @@ hmac_hex(const unsigned char *key, size_t key_len, const unsigned char *msg,
 }
 
 
+/*
+ * the HMAC with its key prepared once agrees with OpenSSL's HMAC() on keys
+ * shorter than, as long as and longer than a block, on messages around the
+ * block and padding boundaries, and signs many messages with one key
+ */
+
+static void
+test_hmac_keyed(void)
+{
+    int                 same;
+    size_t              k, m, i;
+    unsigned char       key[131], msg[1000], md[APIAUTH_SHA256_LEN];
+    unsigned char       hex[2 * APIAUTH_SHA256_LEN];
+    unsigned char       want[2 * APIAUTH_SHA256_LEN];
+    apiauth_hmac_key_t  hk;
+
+    static const size_t  key_lens[] = { 0, 1, 32, 63, 64, 65, 131 };
+    static const size_t  msg_lens[] = { 0, 1, 55, 56, 63, 64, 65, 119, 120,
+                                        200, 1000 };
+
+    for (i = 0; i < sizeof(key); i++) {
+        key[i] = (unsigned char) (i * 7 + 3);
+    }
+
+    for (i = 0; i < sizeof(msg); i++) {
+        msg[i] = (unsigned char) (i * 13 + 1);
+    }
+
+    for (k = 0; k < sizeof(key_lens) / sizeof(key_lens[0]); k++) {
+        same = apiauth_hmac_key(&hk, key, key_lens[k]) == 0;
+
+        for (m = 0; m < sizeof(msg_lens) / sizeof(msg_lens[0]); m++) {
+            hmac_hex(key, key_lens[k], msg, msg_lens[m], want);
+
+            same = same
+                   && apiauth_hmac_sha256_keyed(&hk, msg, msg_lens[m], md)
+                      == 0;
+            apiauth_hex(hex, md, sizeof(md));
+            same = same && memcmp(hex, want, sizeof(want)) == 0;
+
+            same = same
+                   && apiauth_hmac_sha256(key, key_lens[k], msg,
+                                          msg_lens[m], md) == 0;
+            apiauth_hex(hex, md, sizeof(md));
+            same = same && memcmp(hex, want, sizeof(want)) == 0;
+        }
+
+        ok(same, "a prepared HMAC key of %zu bytes signs as HMAC() does, "
+           "messages of 0 to 1000 bytes", key_lens[k]);
+    }
+
+    /* RFC 4231, test case 2 */
+
+    apiauth_hmac_key(&hk, (const unsigned char *) "Jefe", 4);
+    apiauth_hmac_sha256_keyed(&hk,
+        (const unsigned char *) "what do ya want for nothing?", 28, md);
+    apiauth_hex(hex, md, sizeof(md));
+    ok(memcmp(hex, "5bdcc146bf60754e6a042426089575c7"
+                   "5a003f089d2739839dec58b964ec3843", sizeof(hex)) == 0,
+       "RFC 4231 test case 2");
+}
+
+
 static int
 derive(const unsigned char *m, const char *ak, const char *salt,
     unsigned char *out)
@@ -553,6 +617,7 @@ main(int argc, char **argv)
 
     test_master_key_parse();
     test_hex();
+    test_hmac_keyed();
     test_derive();
 
     return done_testing();
