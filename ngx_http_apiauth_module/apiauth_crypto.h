@@ -31,7 +31,7 @@ typedef struct {
 } apiauth_hmac_key_t;
 
 
-/* both return 0, or -1 when OpenSSL fails */
+/* all return 0, or -1 when OpenSSL fails */
 int apiauth_sha256(const unsigned char *p, size_t len,
     unsigned char out[APIAUTH_SHA256_LEN]);
 int apiauth_hmac_sha256(const unsigned char *key, size_t key_len,

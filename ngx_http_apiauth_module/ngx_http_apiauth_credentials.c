@@ -365,10 +365,10 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx)
 {
     u_char             *q;
-    ngx_int_t           rc;
     u_char              mac[APIAUTH_SHA256_LEN];
     u_char              hex[APIAUTH_SECRET_LEN];
     apiauth_request_t   req;
+    ngx_int_t           rc;
     apiauth_scratch_t   scratch;
 
     if (ctx->cred_type == NGX_HTTP_APIAUTH_TOKEN) {

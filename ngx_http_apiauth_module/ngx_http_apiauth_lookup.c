@@ -200,9 +200,9 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
     int                            n;
     size_t                         i;
     ngx_str_t                      f, v, salt, status, expires;
-    ngx_uint_t                     have, rc;
-    u_char                         secret[APIAUTH_SECRET_LEN];
+    ngx_uint_t                     have, derived;
     redisReply                    *e;
+    u_char                         secret[APIAUTH_SECRET_LEN];
     ngx_http_apiauth_main_conf_t  *amcf;
 
     if (reply == NULL) {
@@ -316,14 +316,14 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
 
     /* the hex secret is the HMAC key; it is kept in the forms used */
 
-    rc = apiauth_secret_derive(amcf->master, ak->data, ak->len, salt.data,
+    derived = apiauth_secret_derive(amcf->master, ak->data, ak->len, salt.data,
                                salt.len, secret) == 0
          && apiauth_unhex(key->secret, secret, sizeof(key->secret)) == 0
          && apiauth_hmac_key(&key->hmac, secret, sizeof(secret)) == 0;
 
     ngx_explicit_memzero(secret, sizeof(secret));
 
-    if (!rc) {
+    if (!derived) {
         goto malformed;
     }
 

@@ -267,7 +267,7 @@ ngx_http_apiauth_shm_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
 }
 
 
-/* a request that ends while parked leaves its lookup behind */
+/* a request that ends while parked leaves its lookup behind; its key goes */
 
 void
 ngx_http_apiauth_ctx_cleanup(void *data)
@@ -277,6 +277,10 @@ ngx_http_apiauth_ctx_cleanup(void *data)
     if (ctx->lookup) {
         ngx_http_apiauth_lookup_detach(ctx);
     }
+
+    /* the key's secret does not outlive the request in freed pool memory */
+    ngx_explicit_memzero(ctx->key.secret, sizeof(ctx->key.secret));
+    ngx_explicit_memzero(&ctx->key.hmac, sizeof(ctx->key.hmac));
 }
 
 

@@ -77,7 +77,7 @@ ok(defined $first_full, 'a full zone refuses with 503')
     or diag(explain \%statuses);
 is(join(',', sort keys %statuses), '200,503', 'only 200s and 503s');
 is($run, 200, 'until it refuses 200 new nonces in a row');
-is(join(',', keys %reasons), 'store_unavailable',
+is(join(',', sort keys %reasons), 'store_unavailable',
     'every refusal is store_unavailable') or diag(explain \%reasons);
 diag(sprintf '64k zone: first refusal after %d nonces (%.1f bytes each), '
     . 'full at %d (%.1f bytes each), in %.1fs', $first_full // 0,
@@ -105,14 +105,15 @@ for my $i (1 .. 40) {
 }
 ok(($fresh{503} // 0) >= 30, 'still full for fresh nonces: '
     . ($fresh{503} // 0) . ' of 40 refused') or diag(explain \%fresh);
-is(join(',', sort keys %fresh), ($fresh{200} ? '200,503' : '503'),
+ok(!(grep { $_ != 200 && $_ != 503 } keys %fresh),
     'the others taken, nothing else');
-is(join(',', keys %fresh_reasons), 'store_unavailable',
+is(join(',', sort keys %fresh_reasons), 'store_unavailable',
     'as store_unavailable');
 
 # a replay of a remembered nonce is still a replay, full or not
-is(call('fill-nonce-00000001', $date), 401, 'a remembered nonce is still '
-    . 'refused as replayed');
+my ($st, $body) = call('fill-nonce-00000001', $date);
+is($st, 401, 'a remembered nonce is still refused');
+like($body, qr/"reason":"replayed_nonce"/, 'as replayed');
 
 # the nonces live until their date plus the skew, and a second more
 # (workers read the clock each on its own): then the zone takes more

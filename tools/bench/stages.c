@@ -58,7 +58,7 @@ main(void)
     apiauth_param_t    params[APIAUTH_QUERY_PARAMS_MAX];
     apiauth_request_t  req;
     apiauth_scratch_t  scratch;
-    apiauth_hmac_key_t hk;
+    apiauth_hmac_key_t  hk;
 
     static const char  authorization[] =
         "APIAUTH-HMAC-SHA256 Credential=BenchKey0001, SignedHeaders="
