@@ -255,7 +255,8 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     if (status == NGX_HTTP_UNAUTHORIZED
         && r->headers_out.www_authenticate == NULL)
     {
-        r->headers_out.www_authenticate = ngx_list_push(&r->headers_out.headers);
+        r->headers_out.www_authenticate =
+                                    ngx_list_push(&r->headers_out.headers);
         if (r->headers_out.www_authenticate == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }

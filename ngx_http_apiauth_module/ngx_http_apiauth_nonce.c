@@ -10,10 +10,13 @@
  * than forgets.
  *
  * The zone is one table of 256-byte buckets (four cache lines) of sixteen
- * 16-byte entries, an expiry and 96 bits of the digest; each nonce may live
+ * 16-byte entries, a date and 96 bits of the digest; each nonce may live
  * in two buckets that the digest chooses, and goes to the emptier one.  A
- * lookup reads two buckets, an insertion allocates nothing, and an expired
- * entry is free for the taking: there is nothing to scan or to expire.
+ * bucket keeps its sixteen dates in its first line and the first 32 bits of
+ * their tags in the second, so a lookup reads two lines of each bucket
+ * (the rest of a tag only where 32 bits match); an insertion allocates
+ * nothing, and an expired entry is free for the taking: there is nothing
+ * to scan or to expire.
  * Where both buckets hold sixteen live nonces, the zone is full for that
  * nonce: the first such refusal comes at about 87% of the entries (four
  * entries a bucket would refuse at 45%).  An rbtree with a slab node per
@@ -29,18 +32,21 @@
 
 
 #define NGX_HTTP_APIAUTH_NONCE_WAYS  16
-#define NGX_HTTP_APIAUTH_LINE        64
+/*
+ * the header's room before the table: buckets start 128-byte aligned, so
+ * that the two lines a lookup reads are a pair the CPU fetches together
+ */
+#define NGX_HTTP_APIAUTH_NONCE_HEAD  256
 
 
+/* entry i is date[i], tag1[i], tag2[i] */
 typedef struct {
-    uint32_t                      date;           /* X-Apiauth-Date; 0: free */
-    uint32_t                      tag1;           /* digest bytes 16-19 */
-    uint64_t                      tag2;           /* digest bytes 20-27 */
-} ngx_http_apiauth_nonce_entry_t;
-
-
-typedef struct {
-    ngx_http_apiauth_nonce_entry_t  entry[NGX_HTTP_APIAUTH_NONCE_WAYS];
+    uint32_t                      date[NGX_HTTP_APIAUTH_NONCE_WAYS];
+                                                  /* X-Apiauth-Date; 0: free */
+    uint32_t                      tag1[NGX_HTTP_APIAUTH_NONCE_WAYS];
+                                                  /* digest bytes 16-19 */
+    uint64_t                      tag2[NGX_HTTP_APIAUTH_NONCE_WAYS];
+                                                  /* digest bytes 20-27 */
 } ngx_http_apiauth_nonce_bucket_t;
 
 
@@ -62,7 +68,7 @@ static ngx_int_t ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_uint_t ngx_http_apiauth_nonce_live(
     ngx_http_apiauth_nonce_bucket_t *b, time_t oldest, uint32_t tag1,
-    uint64_t tag2, ngx_http_apiauth_nonce_entry_t **free);
+    uint64_t tag2, ngx_int_t *free);
 
 
 /*
@@ -110,7 +116,7 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (shm_zone->shm.exists) {
         nonces->sh = nonces->shpool->data;
         nonces->table = (ngx_http_apiauth_nonce_bucket_t *)
-                            ((u_char *) nonces->sh + NGX_HTTP_APIAUTH_LINE);
+                  ((u_char *) nonces->sh + NGX_HTTP_APIAUTH_NONCE_HEAD);
         return NGX_OK;
     }
 
@@ -142,11 +148,11 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     nonces->shpool->data = nonces->sh;
 
-    /* the block is page aligned: a line for the header, then the buckets */
+    /* the block is page aligned: the header, then the buckets */
 
     nonces->table = (ngx_http_apiauth_nonce_bucket_t *)
-                        ((u_char *) nonces->sh + NGX_HTTP_APIAUTH_LINE);
-    nonces->sh->nbuckets = (size - NGX_HTTP_APIAUTH_LINE)
+                  ((u_char *) nonces->sh + NGX_HTTP_APIAUTH_NONCE_HEAD);
+    nonces->sh->nbuckets = (size - NGX_HTTP_APIAUTH_NONCE_HEAD)
                            / sizeof(ngx_http_apiauth_nonce_bucket_t);
     nonces->sh->full_logged = 0;
     nonces->sh->skew = 0;
@@ -159,22 +165,20 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
 static ngx_uint_t
 ngx_http_apiauth_nonce_live(ngx_http_apiauth_nonce_bucket_t *b, time_t oldest,
-    uint32_t tag1, uint64_t tag2, ngx_http_apiauth_nonce_entry_t **free)
+    uint32_t tag1, uint64_t tag2, ngx_int_t *free)
 {
-    ngx_uint_t                       i, live;
-    ngx_http_apiauth_nonce_entry_t  *e;
+    ngx_uint_t  i, live;
 
     live = 0;
 
     for (i = 0; i < NGX_HTTP_APIAUTH_NONCE_WAYS; i++) {
-        e = &b->entry[i];
 
-        if ((time_t) e->date < oldest) {
-            *free = e;
+        if ((time_t) b->date[i] < oldest) {
+            *free = i;
             continue;
         }
 
-        if (e->tag1 == tag1 && e->tag2 == tag2) {
+        if (b->tag1[i] == tag1 && b->tag2[i] == tag2) {
             return NGX_HTTP_APIAUTH_NONCE_WAYS + 1;
         }
 
@@ -197,15 +201,16 @@ ngx_int_t
 ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_str_t *nonce, time_t date, time_t skew, ngx_log_t *log)
 {
-    time_t                           oldest;
-    uint32_t                         tag1;
-    uint64_t                         h1, h2, tag2;
-    ngx_uint_t                       live1, live2;
-    u_char                           md[APIAUTH_SHA256_LEN];
-    u_char                           msg[APIAUTH_ACCESS_KEY_MAX + 1
-                                         + APIAUTH_NONCE_MAX];
-    ngx_http_apiauth_nonce_t        *nonces;
-    ngx_http_apiauth_nonce_entry_t  *free1, *free2, *e;
+    time_t                            oldest;
+    uint32_t                          tag1;
+    uint64_t                          h1, h2, tag2;
+    ngx_int_t                         free1, free2, i;
+    ngx_uint_t                        live1, live2;
+    u_char                            md[APIAUTH_SHA256_LEN];
+    u_char                            msg[APIAUTH_ACCESS_KEY_MAX + 1
+                                          + APIAUTH_NONCE_MAX];
+    ngx_http_apiauth_nonce_t         *nonces;
+    ngx_http_apiauth_nonce_bucket_t  *b1, *b2, *b;
 
     if (ak->len > APIAUTH_ACCESS_KEY_MAX || nonce->len > APIAUTH_NONCE_MAX) {
         return NGX_ERROR;
@@ -227,8 +232,8 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_memcpy(&tag2, md + 20, sizeof(uint64_t));
 
     nonces = zone->data;
-    free1 = NULL;
-    free2 = NULL;
+    free1 = -1;
+    free2 = -1;
 
     ngx_shmtx_lock(&nonces->shpool->mutex);
 
@@ -238,12 +243,11 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     oldest = ngx_time() - nonces->sh->skew - 1;
 
-    live1 = ngx_http_apiauth_nonce_live(
-                &nonces->table[h1 % nonces->sh->nbuckets], oldest, tag1, tag2,
-                &free1);
-    live2 = ngx_http_apiauth_nonce_live(
-                &nonces->table[h2 % nonces->sh->nbuckets], oldest, tag1, tag2,
-                &free2);
+    b1 = &nonces->table[h1 % nonces->sh->nbuckets];
+    b2 = &nonces->table[h2 % nonces->sh->nbuckets];
+
+    live1 = ngx_http_apiauth_nonce_live(b1, oldest, tag1, tag2, &free1);
+    live2 = ngx_http_apiauth_nonce_live(b2, oldest, tag1, tag2, &free2);
 
     if (live1 > NGX_HTTP_APIAUTH_NONCE_WAYS
         || live2 > NGX_HTTP_APIAUTH_NONCE_WAYS)
@@ -252,9 +256,16 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
         return NGX_DECLINED;
     }
 
-    e = (free2 && (free1 == NULL || live2 < live1)) ? free2 : free1;
+    if (free2 >= 0 && (free1 < 0 || live2 < live1)) {
+        b = b2;
+        i = free2;
 
-    if (e == NULL) {
+    } else {
+        b = b1;
+        i = free1;
+    }
+
+    if (i < 0) {
         if (nonces->sh->full_logged == ngx_time()) {
             ngx_shmtx_unlock(&nonces->shpool->mutex);
             return NGX_BUSY;
@@ -270,9 +281,9 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
         return NGX_BUSY;
     }
 
-    e->date = (uint32_t) date;
-    e->tag1 = tag1;
-    e->tag2 = tag2;
+    b->date[i] = (uint32_t) date;
+    b->tag1[i] = tag1;
+    b->tag2[i] = tag2;
 
     ngx_shmtx_unlock(&nonces->shpool->mutex);
 
