@@ -10,17 +10,17 @@
  * than forgets.
  *
  * The zone is one table of 256-byte buckets (four cache lines) of sixteen
- * 16-byte entries, a date and 96 bits of the digest; each nonce may live
- * in two buckets that the digest chooses, and goes to the emptier one.  A
- * bucket keeps its sixteen dates in its first line and the first 32 bits of
- * their tags in the second, so a lookup reads two lines of each bucket
- * (the rest of a tag only where 32 bits match); an insertion allocates
- * nothing, and an expired entry is free for the taking: there is nothing
- * to scan or to expire.
- * Where both buckets hold sixteen live nonces, the zone is full for that
- * nonce: the first such refusal comes at about 87% of the entries (four
- * entries a bucket would refuse at 45%).  An rbtree with a slab node per
- * nonce cost a cache miss per tree level and 64 bytes per nonce.
+ * entries of 16 bytes, a date and 96 bits of the digest, stored as three
+ * arrays; each nonce may live in two buckets that the digest chooses, and
+ * goes to the emptier one.  A bucket keeps its sixteen dates in its first
+ * line and the first 32 bits of their tags in the second, so a lookup reads
+ * two lines of each bucket (the rest of a tag only where 32 bits match); an
+ * insertion allocates nothing, and an expired entry is free for the taking:
+ * there is nothing to scan or to expire.  Where both buckets hold sixteen
+ * live nonces, the zone is full for that nonce: the first such refusal comes
+ * at about 87% of the entries (four entries a bucket would refuse at
+ * 45%).  An rbtree with a slab node per nonce cost a cache miss per tree
+ * level and 64 bytes per nonce.
  */
 
 
@@ -32,21 +32,23 @@
 
 
 #define NGX_HTTP_APIAUTH_NONCE_WAYS  16
+
 /*
  * the header's room before the table: buckets start 128-byte aligned, so
- * that the two lines a lookup reads are a pair the CPU fetches together
+ * that the two lines a lookup reads are a pair that the CPU's adjacent
+ * line prefetcher may fetch together
  */
 #define NGX_HTTP_APIAUTH_NONCE_HEAD  256
 
 
-/* entry i is date[i], tag1[i], tag2[i] */
+/*
+ * entry i is date[i] (X-Apiauth-Date; 0: free), tag1[i] (digest bytes
+ * 16-19) and tag2[i] (digest bytes 20-27)
+ */
 typedef struct {
     uint32_t                      date[NGX_HTTP_APIAUTH_NONCE_WAYS];
-                                                  /* X-Apiauth-Date; 0: free */
     uint32_t                      tag1[NGX_HTTP_APIAUTH_NONCE_WAYS];
-                                                  /* digest bytes 16-19 */
     uint64_t                      tag2[NGX_HTTP_APIAUTH_NONCE_WAYS];
-                                                  /* digest bytes 20-27 */
 } ngx_http_apiauth_nonce_bucket_t;
 
 
@@ -116,7 +118,8 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     if (shm_zone->shm.exists) {
         nonces->sh = nonces->shpool->data;
         nonces->table = (ngx_http_apiauth_nonce_bucket_t *)
-                  ((u_char *) nonces->sh + NGX_HTTP_APIAUTH_NONCE_HEAD);
+                            ((u_char *) nonces->sh
+                             + NGX_HTTP_APIAUTH_NONCE_HEAD);
         return NGX_OK;
     }
 
@@ -151,7 +154,7 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     /* the block is page aligned: the header, then the buckets */
 
     nonces->table = (ngx_http_apiauth_nonce_bucket_t *)
-                  ((u_char *) nonces->sh + NGX_HTTP_APIAUTH_NONCE_HEAD);
+                        ((u_char *) nonces->sh + NGX_HTTP_APIAUTH_NONCE_HEAD);
     nonces->sh->nbuckets = (size - NGX_HTTP_APIAUTH_NONCE_HEAD)
                            / sizeof(ngx_http_apiauth_nonce_bucket_t);
     nonces->sh->full_logged = 0;
@@ -172,9 +175,8 @@ ngx_http_apiauth_nonce_live(ngx_http_apiauth_nonce_bucket_t *b, time_t oldest,
     live = 0;
 
     for (i = 0; i < NGX_HTTP_APIAUTH_NONCE_WAYS; i++) {
-
         if ((time_t) b->date[i] < oldest) {
-            *free = i;
+            *free = (ngx_int_t) i;
             continue;
         }
 
