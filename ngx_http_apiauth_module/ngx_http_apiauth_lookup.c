@@ -316,10 +316,10 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
 
     /* the hex secret is the HMAC key; it is kept in the forms used */
 
-    derived = apiauth_secret_derive(amcf->master, ak->data, ak->len, salt.data,
-                               salt.len, secret) == 0
-         && apiauth_unhex(key->secret, secret, sizeof(key->secret)) == 0
-         && apiauth_hmac_key(&key->hmac, secret, sizeof(secret)) == 0;
+    derived = apiauth_secret_derive(amcf->master, ak->data, ak->len,
+                                    salt.data, salt.len, secret) == 0
+              && apiauth_unhex(key->secret, secret, sizeof(key->secret)) == 0
+              && apiauth_hmac_key(&key->hmac, secret, sizeof(secret)) == 0;
 
     ngx_explicit_memzero(secret, sizeof(secret));
 
