@@ -38,34 +38,24 @@ my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
     Proto => 'tcp') or die;
 my $n = 0;
 
-# one keepalive connection; returns the status (and the body)
+# one keepalive connection; returns the response
 sub call {
     my ($nonce, $date) = @_;
-    print $s signed_raw(access_key => $key->{access_key},
+    return keepalive($s, signed_raw(access_key => $key->{access_key},
         secret => $key->{access_secret}, target => '/n',
-        host => "127.0.0.1:$port", nonce => $nonce, date => $date);
-    my $head = '';
-    while ($head !~ /\r\n\r\n/) {
-        sysread($s, $head, 4096, length $head) or die "connection closed\n";
-    }
-    my ($status) = $head =~ /^HTTP\/1\.1 (\d+)/;
-    my ($len) = $head =~ /Content-Length: (\d+)/i;
-    my $body = substr($head, index($head, "\r\n\r\n") + 4);
-    while (length $body < $len) {
-        sysread($s, $body, $len - length $body, length $body) or die;
-    }
-    return wantarray ? ($status, $body) : $status;
+        host => "127.0.0.1:$port", nonce => $nonce, date => $date));
 }
 
 my $date = int time;
 my ($ok, $first_full, $run, %statuses, %reasons) = (0, undef, 0);
 my $t0 = time;
 for my $i (1 .. 8000) {
-    my ($st, $body) = call(sprintf('fill-nonce-%08d', $i), $date);
+    my $r = call(sprintf('fill-nonce-%08d', $i), $date);
+    my $st = $r->{status};
     $statuses{$st}++;
     if ($st == 503) {
         $first_full //= $ok;
-        $reasons{$body =~ /"reason":"([a-z_]+)"/ ? $1 : $body}++;
+        $reasons{$r->{json} ? $r->{json}{reason} : $r->{body}}++;
     }
     $ok++ if $st == 200;
     $run = $st == 503 ? $run + 1 : 0;
@@ -111,15 +101,15 @@ is(join(',', sort keys %fresh_reasons), 'store_unavailable',
     'as store_unavailable');
 
 # a replay of a remembered nonce is still a replay, full or not
-my ($st, $body) = call('fill-nonce-00000001', $date);
-is($st, 401, 'a remembered nonce is still refused');
-like($body, qr/"reason":"replayed_nonce"/, 'as replayed');
+my $r = call('fill-nonce-00000001', $date);
+is($r->{status}, 401, 'a remembered nonce is still refused');
+is($r->{json} && $r->{json}{reason}, 'replayed_nonce', 'as replayed');
 
 # the nonces live until their date plus the skew, and a second more
 # (workers read the clock each on its own): then the zone takes more
 my $wait = $date + 12 - time;
 sleep $wait if $wait > 0;
-my $r = http($port, signed_request(key => $key, target => '/later',
+$r = http($port, signed_request(key => $key, target => '/later',
     port => $port, host => "127.0.0.1:$port"));
 is($r->{status}, 200, 'after the nonces expired, a new nonce is taken');
 

@@ -63,19 +63,8 @@ sub call {
     my ($token) = @_;
     $s //= IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
         Proto => 'tcp') or die;
-    print $s "GET /c HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        . "Authorization: Bearer $token\r\n\r\n";
-    my $head = '';
-    while ($head !~ /\r\n\r\n/) {
-        sysread($s, $head, 4096, length $head) or die "closed\n";
-    }
-    my ($status) = $head =~ /^HTTP\/1\.1 (\d+)/;
-    my ($len) = $head =~ /Content-Length: (\d+)/i;
-    my $body = substr($head, index($head, "\r\n\r\n") + 4);
-    while (length $body < ($len // 0)) {
-        sysread($s, $body, $len - length $body, length $body) or die;
-    }
-    return $status;
+    return keepalive($s, "GET /c HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        . "Authorization: Bearer $token\r\n\r\n")->{status};
 }
 
 my $n0 = lookups();

@@ -22,7 +22,7 @@ use Time::HiRes qw(sleep time);
 use Apiauth::Test;
 
 our @EXPORT = qw(
-    http http6 parse_response build_request sign signed_request
+    http http6 keepalive parse_response build_request sign signed_request
     send_signed send_plain resend token_headers
     access_log_entries logged line_of refusal expect_refused expect_ok
     nginx_conf parallel_http fresh_second random_hex write_file
@@ -123,6 +123,25 @@ sub http {
     my $s = IO::Socket::INET->new(PeerAddr => $o{host} // '127.0.0.1',
         PeerPort => $port, Proto => 'tcp', Timeout => 5);
     return _exchange($s, $raw, %o);
+}
+
+# keepalive($socket, $raw): one request on a connection kept open for the
+# next, its response read to the end of its Content-Length; parsed as by
+# http().
+sub keepalive {
+    my ($s, $raw) = @_;
+    print $s $raw;
+    my $buf = '';
+    while ($buf !~ /\r\n\r\n/) {
+        sysread($s, $buf, 4096, length $buf) or die "connection closed\n";
+    }
+    my $end = index($buf, "\r\n\r\n") + 4;
+    my ($len) = substr($buf, 0, $end) =~ /^Content-Length:[ \t]*(\d+)/mi;
+    while (length($buf) < $end + ($len // 0)) {
+        sysread($s, $buf, $end + $len - length $buf, length $buf)
+            or die "connection closed\n";
+    }
+    return parse_response($buf);
 }
 
 # The same over IPv6 (::1 unless host is given).
