@@ -47,4 +47,22 @@ int apiauth_description_check(const unsigned char *s, size_t len);
 int apiauth_salt_check(const unsigned char *s, size_t len);
 
 
+/*
+ * names, accessKeys and header names are a few bytes long: on the request
+ * path a loop compares them for less than a call into the C library
+ */
+
+static inline int
+apiauth_bytes_eq(const unsigned char *a, const unsigned char *b, size_t n)
+{
+    while (n--) {
+        if (*a++ != *b++) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 #endif /* _APIAUTH_KEY_H_INCLUDED_ */

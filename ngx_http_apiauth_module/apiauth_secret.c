@@ -70,6 +70,30 @@ apiauth_unhex(unsigned char *out, const unsigned char *in, size_t len)
 
 
 int
+apiauth_unhex_lower(unsigned char *out, const unsigned char *in, size_t len)
+{
+    unsigned  hi, lo;
+
+    while (len--) {
+        hi = apiauth_hexval[in[0]];
+        lo = apiauth_hexval[in[1]];
+
+        if (hi == 0 || lo == 0
+            || (in[0] >= 'A' && in[0] <= 'F')
+            || (in[1] >= 'A' && in[1] <= 'F'))
+        {
+            return -1;
+        }
+
+        in += 2;
+        *out++ = (unsigned char) ((hi - 1) << 4 | (lo - 1));
+    }
+
+    return 0;
+}
+
+
+int
 apiauth_master_key_parse(const unsigned char *text, size_t len,
     unsigned char master[APIAUTH_MASTER_KEY_LEN])
 {

@@ -49,5 +49,9 @@ void apiauth_hex(unsigned char *out, const unsigned char *in, size_t len);
 /* decodes 2 * len hex digits (either case); returns 0 or -1 */
 int apiauth_unhex(unsigned char *out, const unsigned char *in, size_t len);
 
+/* the same with lower-case digits only; -1 also for upper-case ones */
+int apiauth_unhex_lower(unsigned char *out, const unsigned char *in,
+    size_t len);
+
 
 #endif /* _APIAUTH_SECRET_H_INCLUDED_ */

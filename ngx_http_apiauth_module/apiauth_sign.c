@@ -9,6 +9,7 @@
 
 #include <openssl/crypto.h>
 
+#include "apiauth_key.h"
 #include "apiauth_secret.h"
 #include "apiauth_sign.h"
 
@@ -51,13 +52,41 @@ static void apiauth_sink_buf(void *data, const unsigned char *p, size_t len);
     if ((size_t) ((last) - (out)) < (size_t) (n)) return NULL
 
 
+/* header names are a few bytes long (see apiauth_bytes_eq()) */
+
+static inline int
+apiauth_name_cmp(const unsigned char *a, size_t a_len,
+    const unsigned char *b, size_t b_len)
+{
+    size_t  i, n;
+
+    n = a_len < b_len ? a_len : b_len;
+
+    for (i = 0; i < n; i++) {
+        if (a[i] != b[i]) {
+            return a[i] < b[i] ? -1 : 1;
+        }
+    }
+
+    return a_len == b_len ? 0 : (a_len < b_len ? -1 : 1);
+}
+
+
+#define apiauth_name_is(p, n, lit)                                           \
+    ((n) == sizeof(lit) - 1                                                  \
+     && apiauth_bytes_eq(p, (const unsigned char *) lit, sizeof(lit) - 1))
+
+
 /*
  * character classes, one table lookup per character on the hot path:
- * unreserved (RFC 3986), header name (RFC 9110 token, lower case), nonce
+ * unreserved (RFC 3986), header name (RFC 9110 token, lower case), nonce,
+ * and what ends a value (a name) in the Authorization header
  */
 #define APIAUTH_UNRESERVED   1
 #define APIAUTH_NAME         2
 #define APIAUTH_NONCE        4
+#define APIAUTH_VALUE_END    8
+#define APIAUTH_NAME_END     16
 
 static unsigned char  apiauth_class[256];
 static int            apiauth_class_ready;
@@ -110,6 +139,13 @@ apiauth_class_init(void)
     apiauth_class['_'] |= APIAUTH_NONCE;
     apiauth_class['-'] |= APIAUTH_NONCE;
 
+    for (p = ", \t"; *p; p++) {
+        apiauth_class[(unsigned char) *p] |= APIAUTH_VALUE_END
+                                             | APIAUTH_NAME_END;
+    }
+
+    apiauth_class['='] |= APIAUTH_NAME_END;
+
     apiauth_class_ready = 1;
 }
 
@@ -125,12 +161,17 @@ apiauth_auth_skip_sp(const unsigned char *p, const unsigned char *end)
 }
 
 
+/*
+ * one pass, no library calls: a header of a few hundred bytes is cheaper
+ * to read byte by byte than through a memchr() per separator
+ */
+
 int
 apiauth_auth_parse(const unsigned char *s, size_t len, apiauth_auth_t *a)
 {
     size_t                n;
     unsigned              seen;
-    const unsigned char  *p, *end, *seg, *eq, *val, *val_end;
+    const unsigned char  *p, *end, *name, *val, *val_end;
 
     end = s + len;
     n = sizeof(APIAUTH_ALGORITHM) - 1;
@@ -141,52 +182,54 @@ apiauth_auth_parse(const unsigned char *s, size_t len, apiauth_auth_t *a)
         return -1;
     }
 
-    memset(a, 0, sizeof(apiauth_auth_t));
+    if (!apiauth_class_ready) {
+        apiauth_class_init();
+    }
+
     seen = 0;
     p = s + n;
 
-    /* "key=value" segments between commas, spaces around them */
+    /* "name=value" segments between commas, spaces around them only */
 
     for ( ;; ) {
         p = apiauth_auth_skip_sp(p, end);
 
-        if (p == end) {
+        name = p;
+
+        while (p < end && !(apiauth_class[*p] & APIAUTH_NAME_END)) {
+            p++;
+        }
+
+        if (p == end || *p != '=' || p == name) {
             return -1;
         }
 
-        seg = memchr(p, ',', end - p);
-        if (seg == NULL) {
-            seg = end;
+        n = p - name;
+        val = ++p;
+
+        while (p < end && !(apiauth_class[*p] & APIAUTH_VALUE_END)) {
+            p++;
         }
 
-        val_end = seg;
+        val_end = p;
+        p = apiauth_auth_skip_sp(p, end);
 
-        while (val_end > p && (val_end[-1] == ' ' || val_end[-1] == '\t')) {
-            val_end--;
-        }
-
-        eq = memchr(p, '=', val_end - p);
-
-        if (eq == NULL || eq == p || eq + 1 == val_end
-            || memchr(p, ' ', val_end - p) || memchr(p, '\t', val_end - p))
-        {
+        if (val_end == val || (p < end && *p != ',')) {
             return -1;
         }
 
-        val = eq + 1;
-        n = eq - p;
-
-        if (apiauth_str_eq(p, n, "Credential") && !(seen & 1)) {
+        if (apiauth_name_is(name, n, "Credential") && !(seen & 1)) {
             seen |= 1;
             a->credential = val;
             a->credential_len = val_end - val;
 
-        } else if (apiauth_str_eq(p, n, "SignedHeaders") && !(seen & 2)) {
+        } else if (apiauth_name_is(name, n, "SignedHeaders") && !(seen & 2))
+        {
             seen |= 2;
             a->signed_headers = val;
             a->signed_headers_len = val_end - val;
 
-        } else if (apiauth_str_eq(p, n, "Signature") && !(seen & 4)) {
+        } else if (apiauth_name_is(name, n, "Signature") && !(seen & 4)) {
             seen |= 4;
 
             if (val_end - val != 2 * APIAUTH_SHA256_LEN
@@ -199,11 +242,11 @@ apiauth_auth_parse(const unsigned char *s, size_t len, apiauth_auth_t *a)
             return -1;
         }
 
-        if (seg == end) {
+        if (p == end) {
             break;
         }
 
-        p = seg + 1;
+        p++;
     }
 
     return seen == 7 ? 0 : -1;
@@ -218,7 +261,7 @@ apiauth_header_sent(const apiauth_header_t *headers, size_t nheaders,
 
     for (i = 0; i < nheaders; i++) {
         if (headers[i].name_len == len
-            && memcmp(headers[i].name, name, len) == 0)
+            && apiauth_bytes_eq(headers[i].name, name, len))
         {
             return 1;
         }
@@ -270,12 +313,8 @@ apiauth_signed_headers_check(const unsigned char *s, size_t len,
 
         /* strictly sorted, which also rules out duplicates */
 
-        if (prev) {
-            int  rc = memcmp(prev, name, prev_len < n ? prev_len : n);
-
-            if (rc > 0 || (rc == 0 && prev_len >= n)) {
-                return -1;
-            }
+        if (prev && apiauth_name_cmp(prev, prev_len, name, n) >= 0) {
+            return -1;
         }
 
         if (apiauth_str_eq(name, n, "authorization")
@@ -614,9 +653,9 @@ apiauth_canonical_write(const apiauth_request_t *req,
 
     for ( ;; ) {
         name = p;
-        p = memchr(p, ';', end - p);
-        if (p == NULL) {
-            p = end;
+
+        while (p < end && *p != ';') {
+            p++;
         }
 
         n = p - name;
@@ -629,7 +668,7 @@ apiauth_canonical_write(const apiauth_request_t *req,
         for (i = 0; i < req->nheaders; i++) {
             h = &req->headers[i];
 
-            if (h->name_len == n && memcmp(h->name, name, n) == 0) {
+            if (h->name_len == n && apiauth_bytes_eq(h->name, name, n)) {
 
                 /* folding never lengthens */
                 apiauth_room(out, last, h->value_len + 1);

@@ -247,7 +247,7 @@ ngx_http_apiauth_cache_find(ngx_http_apiauth_cache_t *cache, ngx_str_t *ak,
 
     for (cn = cache->sh->buckets[hash & cache->sh->mask]; cn; cn = cn->next) {
         if (cn->hash == (uint32_t) hash && cn->ak_len == ak->len
-            && ngx_memcmp(cn->data, ak->data, ak->len) == 0)
+            && apiauth_bytes_eq(cn->data, ak->data, ak->len))
         {
             return cn;
         }
@@ -267,8 +267,7 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_pool_t *pool)
 {
     u_char                         *p;
-    ngx_int_t                       rc;
-    ngx_http_apiauth_key_t          view;
+    size_t                          size;
     ngx_http_apiauth_cache_t       *cache;
     ngx_http_apiauth_cache_node_t  *cn;
 
@@ -297,35 +296,41 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
         return NGX_DONE;
     }
 
-    p = cn->data + cn->ak_len;
+    /* name, scopes and whitelist follow the accessKey: one copy for all */
 
-    view.name.data = p;
-    view.name.len = cn->name_len;
+    size = cn->name_len + cn->apps_len + cn->interfaces_len
+           + cn->nips * sizeof(apiauth_ip_entry_t);
+
+    p = ngx_pnalloc(pool, size ? size : 1);
+    if (p == NULL) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, cn->data + cn->ak_len, size);
+
+    key->name.data = p;
+    key->name.len = cn->name_len;
     p += cn->name_len;
 
-    view.apps.data = p;
-    view.apps.len = cn->apps_len;
+    key->apps.data = p;
+    key->apps.len = cn->apps_len;
     p += cn->apps_len;
 
-    view.interfaces.data = p;
-    view.interfaces.len = cn->interfaces_len;
+    key->interfaces.data = p;
+    key->interfaces.len = cn->interfaces_len;
     p += cn->interfaces_len;
 
-    view.ips = (apiauth_ip_entry_t *) p;
-    view.nips = cn->nips;
-    view.expires = cn->expires;
-    view.enabled = cn->enabled;
-    ngx_memcpy(view.secret, cn->secret, sizeof(view.secret));
-    view.hmac = cn->hmac;
-
-    rc = ngx_http_apiauth_key_copy(pool, key, &view);
+    key->ips = (apiauth_ip_entry_t *) p;
+    key->nips = cn->nips;
+    key->expires = cn->expires;
+    key->enabled = cn->enabled;
+    ngx_memcpy(key->secret, cn->secret, sizeof(key->secret));
+    key->hmac = cn->hmac;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
-    ngx_explicit_memzero(view.secret, sizeof(view.secret));
-    ngx_explicit_memzero(&view.hmac, sizeof(view.hmac));
-
-    return rc;
+    return NGX_OK;
 }
 
 

@@ -37,20 +37,24 @@ static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
     u_char *p, size_t len);
 
 
+/* a comparison with a literal, inlined by the compiler: no library call */
 #define ngx_http_apiauth_is(h, lit)                                          \
-    (ngx_strncmp((h)->lowcase_key, lit, sizeof(lit) - 1) == 0)
+    (ngx_memcmp((h)->lowcase_key, lit, sizeof(lit) - 1) == 0)
 
 
 #define NGX_HTTP_APIAUTH_CREQ_SIZE   16384
+#define NGX_HTTP_APIAUTH_PATH_SIZE   4096
 #define NGX_HTTP_APIAUTH_HEADERS     128
 
 
 /*
- * room for the signed query's sort and the canonical request, without an
- * allocation per request: workers are one thread
+ * room for the signed query's sort, its normalised parameters and the
+ * canonical request, without an allocation per request: workers are one
+ * thread, and verifying does not wait
  */
 static apiauth_param_t  ngx_http_apiauth_params[APIAUTH_QUERY_PARAMS_MAX];
 static u_char           ngx_http_apiauth_creq[NGX_HTTP_APIAUTH_CREQ_SIZE];
+static u_char           ngx_http_apiauth_path[NGX_HTTP_APIAUTH_PATH_SIZE];
 
 /* the headers of the request being parsed, as the signature code takes them */
 static apiauth_header_t  ngx_http_apiauth_headers[NGX_HTTP_APIAUTH_HEADERS];
@@ -172,9 +176,9 @@ ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
         }
 
         sig = (auth->value.len >= 8
-               && ngx_strncmp(auth->value.data, "APIAUTH-", 8) == 0);
+               && ngx_memcmp(auth->value.data, "APIAUTH-", 8) == 0);
 
-        bearer = (auth->value.len >= 7
+        bearer = (!sig && auth->value.len >= 7
                   && ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ",
                                      7) == 0);
     }
@@ -224,8 +228,7 @@ static ngx_uint_t
 ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx, u_char *p,
     size_t len)
 {
-    u_char      *dot;
-    u_char       secret[APIAUTH_SECRET_LEN / 2];
+    u_char  *dot;
 
     dot = ngx_strlchr(p, p + len, '.');
     if (dot == NULL) {
@@ -234,20 +237,27 @@ ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx, u_char *p,
 
     ctx->access_key.data = p;
     ctx->access_key.len = dot - p;
-    ctx->token_secret.data = dot + 1;
-    ctx->token_secret.len = p + len - dot - 1;
 
     if (apiauth_access_key_check(p, dot - p) != 0
-        || ctx->token_secret.len != APIAUTH_SECRET_LEN)
+        || (size_t) (p + len - dot - 1) != APIAUTH_SECRET_LEN)
     {
         ngx_str_null(&ctx->access_key);
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
-    /* bad hex is malformed, not a wrong secret */
+    /*
+     * the secret's bytes, compared with the key's as bytes; a secret is
+     * lower-case hex, so upper-case digits are a wrong secret, and other
+     * characters malformed
+     */
 
-    if (apiauth_unhex(secret, ctx->token_secret.data, sizeof(secret)) != 0) {
-        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    if (apiauth_unhex_lower(ctx->token, dot + 1, sizeof(ctx->token)) != 0) {
+
+        if (apiauth_unhex(ctx->token, dot + 1, sizeof(ctx->token)) != 0) {
+            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+        }
+
+        ctx->token_upper = 1;
     }
 
     return NGX_HTTP_APIAUTH_OK;
@@ -304,20 +314,21 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
     ctx->date_value = (time_t) date;
 
     /*
-     * the headers as sent, with nginx's lower-cased names, kept with the
-     * request: it may wait for a lookup while others are parsed
+     * the headers as sent, with nginx's lower-cased names: in the worker's
+     * array until the request waits for a lookup (see credentials_keep()),
+     * in the pool when there are more
      */
 
-    hs = ngx_palloc(r->pool, sent->nheaders * sizeof(apiauth_header_t));
-    if (hs == NULL) {
-        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
-    }
-
     if (sent->nheaders <= NGX_HTTP_APIAUTH_HEADERS) {
+        hs = ngx_http_apiauth_headers;
         n = sent->nheaders;
-        ngx_memcpy(hs, ngx_http_apiauth_headers, n * sizeof(apiauth_header_t));
 
     } else {
+        hs = ngx_palloc(r->pool, sent->nheaders * sizeof(apiauth_header_t));
+        if (hs == NULL) {
+            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+        }
+
         n = 0;
         part = &r->headers_in.headers.part;
         h = part->elts;
@@ -360,29 +371,49 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
 }
 
 
+/*
+ * a request about to wait for a lookup takes its headers out of the
+ * worker's array, which the next request's parsing reuses
+ */
+
+ngx_int_t
+ngx_http_apiauth_credentials_keep(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx)
+{
+    apiauth_header_t  *hs;
+
+    if (ctx->headers != ngx_http_apiauth_headers) {
+        return NGX_OK;
+    }
+
+    hs = ngx_palloc(r->pool, ctx->nheaders * sizeof(apiauth_header_t));
+    if (hs == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(hs, ngx_http_apiauth_headers,
+               ctx->nheaders * sizeof(apiauth_header_t));
+
+    ctx->headers = hs;
+
+    return NGX_OK;
+}
+
+
 ngx_uint_t
 ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx)
 {
     u_char             *q;
     u_char              mac[APIAUTH_SHA256_LEN];
-    u_char              hex[APIAUTH_SECRET_LEN];
     apiauth_request_t   req;
-    ngx_int_t           rc;
     apiauth_scratch_t   scratch;
 
     if (ctx->cred_type == NGX_HTTP_APIAUTH_TOKEN) {
-
-        /* as sent: upper-case hex is not the secret */
-
-        apiauth_hex(hex, ctx->key.secret, sizeof(ctx->key.secret));
-
-        rc = apiauth_mac_compare(ctx->token_secret.data,
-                                 ctx->token_secret.len, hex, sizeof(hex));
-
-        ngx_explicit_memzero(hex, sizeof(hex));
-
-        return rc == 0 ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SECRET;
+        return apiauth_mac_compare(ctx->token, sizeof(ctx->token),
+                                   ctx->key.secret, sizeof(ctx->key.secret))
+               == 0 && !ctx->token_upper
+               ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SECRET;
     }
 
     /* the raw target of the request line, whatever rewrites did since */
@@ -403,23 +434,23 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     req.signed_headers = ctx->auth.signed_headers;
     req.signed_headers_len = ctx->auth.signed_headers_len;
 
-    scratch.buf = ngx_pnalloc(r->pool, ngx_max(req.path_len, req.query_len)
-                                       + 1);
-    if (scratch.buf == NULL) {
-        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    if (ngx_max(req.path_len, req.query_len) < sizeof(ngx_http_apiauth_path))
+    {
+        scratch.buf = ngx_http_apiauth_path;
+
+    } else {
+        scratch.buf = ngx_pnalloc(r->pool,
+                                  ngx_max(req.path_len, req.query_len) + 1);
+        if (scratch.buf == NULL) {
+            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+        }
     }
+
+    /* a canonical request longer than this one is allocated by sign_keyed */
 
     scratch.params = ngx_http_apiauth_params;
     scratch.creq = ngx_http_apiauth_creq;
     scratch.creq_cap = sizeof(ngx_http_apiauth_creq);
-
-    if (apiauth_canonical_request_bound(&req) > scratch.creq_cap) {
-        scratch.creq_cap = apiauth_canonical_request_bound(&req);
-        scratch.creq = ngx_pnalloc(r->pool, scratch.creq_cap);
-        if (scratch.creq == NULL) {
-            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
-        }
-    }
 
     /* more query parameters than we sort */
 

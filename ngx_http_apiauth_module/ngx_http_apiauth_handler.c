@@ -191,6 +191,10 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
 
     /* not cached: ask Redis and wait, while the worker serves others */
 
+    if (ngx_http_apiauth_credentials_keep(r, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ngx_http_apiauth_lookup(ctx) == NGX_AGAIN) {
         ctx->state = NGX_HTTP_APIAUTH_STATE_WAITING;
 

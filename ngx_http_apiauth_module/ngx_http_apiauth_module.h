@@ -144,7 +144,7 @@ typedef struct {
 
     /* the credentials, pointing into the request's headers */
     ngx_str_t                   access_key;
-    ngx_str_t                   token_secret;
+    u_char                      token[APIAUTH_SECRET_LEN / 2];
     apiauth_auth_t              auth;
     ngx_str_t                   date;
     ngx_str_t                   nonce;
@@ -163,6 +163,7 @@ typedef struct {
     unsigned                    body_sent:1;
     unsigned                    have_key:1;
     unsigned                    nonce_remembered:1;
+    unsigned                    token_upper:1;  /* a token's secret */
 } ngx_http_apiauth_ctx_t;
 
 
@@ -184,6 +185,8 @@ void ngx_http_apiauth_wake(ngx_http_apiauth_ctx_t *ctx);
 /* ngx_http_apiauth_credentials.c */
 ngx_uint_t ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_uint_t mode);
+ngx_int_t ngx_http_apiauth_credentials_keep(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx);
 ngx_uint_t ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx);
 

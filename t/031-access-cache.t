@@ -2,7 +2,8 @@
 
 # Cache economics: unknown accessKeys hold at most a quarter of the cache
 # zone and never push real keys out; concurrent misses for one key make one
-# Redis lookup per worker.
+# Redis lookup per worker; signed requests waiting for lookups keep their
+# own headers.
 
 use strict;
 use warnings;
@@ -129,6 +130,56 @@ is_deeply(\%by, { 200 => 100 }, '100 concurrent first requests admitted');
 my $made = lookups() - $n4;
 ok($made >= 1 && $made <= 2,
     "they made one lookup per worker at most ($made for 2 workers)");
+
+$t->stop_nginx;
+
+# signed requests that wait for a lookup keep their own headers: one worker
+# parses the others' while the first ones wait (the parser's array is the
+# worker's, reused by the next request)
+
+$t->write_nginx_conf(nginx_conf(
+    server => 'location / { apiauth signature; @@BACKEND@@ }'));
+$t->start_nginx;
+
+my (@signers, @jobs);
+for my $i (1 .. 3) {
+    my $ak = sprintf 'Waiting%05d', $i;
+    my $salt = sprintf '%032x', 100 + $i;
+    $t->redis('HSET', "{apiauth}:key:$ak", 'name', "waiting $i",
+        'description', '', 'salt', $salt, 'status', 'enabled',
+        'created', 1764000000, 'updated', 1764000000, 'apps', '*',
+        'interfaces', '*', 'ips', '');
+    push @signers, { access_key => $ak, access_secret =>
+        hmac_sha256_hex("apiauth-secret-v1\0$ak\0$salt", $master) };
+}
+
+# two requests per key, each its own nonce and path
+for my $i (0 .. 5) {
+    push @jobs, { port => $port, raw => signed_request(
+        key => $signers[$i % 3], target => "/wait/$i", port => $port,
+        unsigned => [['Connection', 'close']]) };
+}
+
+my $n5 = lookups();
+kill 'STOP', $redis_pid;
+$resume = time + 0.5;
+$pid = fork // die;
+if ($pid == 0) {
+    sleep $resume - time;
+    kill 'CONT', $redis_pid;
+    POSIX::_exit(0);
+}
+@res = parallel_http(@jobs);
+waitpid $pid, 0;
+kill 'CONT', $redis_pid;
+
+%by = ();
+$by{ $_->{status} // 'none' }++ for @res;
+is_deeply(\%by, { 200 => 6 }, 'six signed requests that waited for their '
+    . 'keys together are admitted')
+    or diag(join ' ', map { $_->{json} ? $_->{json}{reason} : '-' } @res);
+ok(lookups() - $n5 >= 3, 'they waited for lookups (' . (lookups() - $n5)
+    . ')');
 
 $t->finish;
 done_testing;
