@@ -171,7 +171,7 @@ apiauth_auth_parse(const unsigned char *s, size_t len, apiauth_auth_t *a)
 {
     size_t                n;
     unsigned              seen;
-    const unsigned char  *p, *end, *name, *val, *val_end;
+    const unsigned char  *p, *end, *name, *val;
 
     end = s + len;
     n = sizeof(APIAUTH_ALGORITHM) - 1;
@@ -207,38 +207,51 @@ apiauth_auth_parse(const unsigned char *s, size_t len, apiauth_auth_t *a)
         n = p - name;
         val = ++p;
 
-        while (p < end && !(apiauth_class[*p] & APIAUTH_VALUE_END)) {
-            p++;
-        }
+        if (apiauth_name_is(name, n, "Signature")) {
 
-        val_end = p;
-        p = apiauth_auth_skip_sp(p, end);
+            /* 64 hex digits, decoded as they are read */
 
-        if (val_end == val || (p < end && *p != ',')) {
-            return -1;
-        }
-
-        if (apiauth_name_is(name, n, "Credential") && !(seen & 1)) {
-            seen |= 1;
-            a->credential = val;
-            a->credential_len = val_end - val;
-
-        } else if (apiauth_name_is(name, n, "SignedHeaders") && !(seen & 2))
-        {
-            seen |= 2;
-            a->signed_headers = val;
-            a->signed_headers_len = val_end - val;
-
-        } else if (apiauth_name_is(name, n, "Signature") && !(seen & 4)) {
-            seen |= 4;
-
-            if (val_end - val != 2 * APIAUTH_SHA256_LEN
+            if ((seen & 4) || (size_t) (end - val) < 2 * APIAUTH_SHA256_LEN
                 || apiauth_unhex(a->signature, val, APIAUTH_SHA256_LEN) != 0)
             {
                 return -1;
             }
 
+            seen |= 4;
+            p = val + 2 * APIAUTH_SHA256_LEN;
+
         } else {
+
+            while (p < end && !(apiauth_class[*p] & APIAUTH_VALUE_END)) {
+                p++;
+            }
+
+            if (p == val) {
+                return -1;
+            }
+
+            if (apiauth_name_is(name, n, "Credential") && !(seen & 1)) {
+                seen |= 1;
+                a->credential = val;
+                a->credential_len = p - val;
+
+            } else if (apiauth_name_is(name, n, "SignedHeaders")
+                       && !(seen & 2))
+            {
+                seen |= 2;
+                a->signed_headers = val;
+                a->signed_headers_len = p - val;
+
+            } else {
+                return -1;
+            }
+        }
+
+        /* spaces may end a value, but only a comma or the end follows */
+
+        p = apiauth_auth_skip_sp(p, end);
+
+        if (p < end && *p != ',') {
             return -1;
         }
 

@@ -68,6 +68,8 @@ typedef struct {
 
 static ngx_int_t ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_http_apiauth_nonce_bucket_t *ngx_http_apiauth_nonce_bucket(
+    ngx_http_apiauth_nonce_t *nonces, uint64_t h);
 static ngx_uint_t ngx_http_apiauth_nonce_live(
     ngx_http_apiauth_nonce_bucket_t *b, time_t oldest, uint32_t tag1,
     uint64_t tag2, ngx_int_t *free);
@@ -164,6 +166,34 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
+/*
+ * the bucket of a 64-bit hash: its product with the number of buckets,
+ * shifted, rather than a division; the lines a lookup reads are asked for
+ * at once, so that four misses cost about one (the scan of one bucket
+ * would otherwise wait for its lines before the next bucket is read)
+ */
+
+static ngx_http_apiauth_nonce_bucket_t *
+ngx_http_apiauth_nonce_bucket(ngx_http_apiauth_nonce_t *nonces, uint64_t h)
+{
+    ngx_http_apiauth_nonce_bucket_t  *b;
+
+#if (defined __SIZEOF_INT128__)
+    b = &nonces->table[(uint64_t) (((unsigned __int128) h
+                                    * nonces->sh->nbuckets) >> 64)];
+#else
+    b = &nonces->table[h % nonces->sh->nbuckets];
+#endif
+
+#if (defined __GNUC__)
+    __builtin_prefetch(b->date, 1);
+    __builtin_prefetch(b->tag1);
+#endif
+
+    return b;
+}
+
+
 /* the live entries of a bucket; *free gets one that is not, if any */
 
 static ngx_uint_t
@@ -237,6 +267,11 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     free1 = -1;
     free2 = -1;
 
+    /* the table's size is set when the zone is made: no lock needed */
+
+    b1 = ngx_http_apiauth_nonce_bucket(nonces, h1);
+    b2 = ngx_http_apiauth_nonce_bucket(nonces, h2);
+
     ngx_shmtx_lock(&nonces->shpool->mutex);
 
     if (skew > nonces->sh->skew) {
@@ -244,9 +279,6 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     }
 
     oldest = ngx_time() - nonces->sh->skew - 1;
-
-    b1 = &nonces->table[h1 % nonces->sh->nbuckets];
-    b2 = &nonces->table[h2 % nonces->sh->nbuckets];
 
     live1 = ngx_http_apiauth_nonce_live(b1, oldest, tag1, tag2, &free1);
     live2 = ngx_http_apiauth_nonce_live(b2, oldest, tag1, tag2, &free2);
