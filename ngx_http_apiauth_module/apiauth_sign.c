@@ -7,19 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "apiauth_key.h"
 #include "apiauth_secret.h"
 #include "apiauth_sign.h"
-
-
-typedef struct {
-    unsigned char  *p;
-    size_t          len;
-    size_t          cap;
-    int             overflow;
-} apiauth_buf_t;
 
 
 #define apiauth_str_eq(p, n, lit)                                            \
@@ -39,7 +29,6 @@ static unsigned char *apiauth_fold(unsigned char *out, const unsigned char *p,
     size_t len);
 static unsigned char *apiauth_canonical_write(const apiauth_request_t *req,
     apiauth_scratch_t *scratch, unsigned char *out, unsigned char *last);
-static void apiauth_sink_buf(void *data, const unsigned char *p, size_t len);
 
 
 #define apiauth_cpy(dst, src, n)  ((unsigned char *) memcpy(dst, src, n) + (n))
@@ -777,21 +766,6 @@ apiauth_string_to_sign(const unsigned char *date, size_t date_len,
 }
 
 
-static void
-apiauth_sink_buf(void *data, const unsigned char *p, size_t len)
-{
-    apiauth_buf_t  *buf = data;
-
-    if (buf->len + len > buf->cap) {
-        buf->overflow = 1;
-        return;
-    }
-
-    memcpy(buf->p + buf->len, p, len);
-    buf->len += len;
-}
-
-
 /*
  * the path only shrinks when normalised; the query too, but a part without
  * '=' gains one; each sent header adds to at most one signed line, with a
@@ -848,10 +822,9 @@ apiauth_sign_keyed(const apiauth_request_t *req, apiauth_scratch_t *scratch,
     const apiauth_hmac_key_t *hk, unsigned char *mac)
 {
     int             rc;
-    apiauth_buf_t   buf;
-    unsigned char  *own, *end;
+    size_t          cap;
+    unsigned char  *own, *start, *end, *p;
     unsigned char   md[APIAUTH_SHA256_LEN];
-    unsigned char   hex[APIAUTH_SHA256_HEX_LEN];
     unsigned char   sts[sizeof(APIAUTH_ALGORITHM) + APIAUTH_DATE_MAX
                         + APIAUTH_NONCE_MAX + APIAUTH_SHA256_HEX_LEN + 2];
 
@@ -859,28 +832,31 @@ apiauth_sign_keyed(const apiauth_request_t *req, apiauth_scratch_t *scratch,
         return -1;
     }
 
-    /* one buffer, one digest: a piecewise digest costs more per piece */
+    /*
+     * one buffer, one digest: a piecewise digest costs more per piece;
+     * most requests fit the caller's buffer (every write is checked), the
+     * bound sizes one for the others
+     */
 
     own = NULL;
-    buf.cap = apiauth_canonical_request_bound(req);
-    buf.len = 0;
-    buf.overflow = 0;
+    start = scratch->creq;
+    end = start ? apiauth_canonical_write(req, scratch, start,
+                                          start + scratch->creq_cap)
+                : NULL;
 
-    if (scratch->creq && scratch->creq_cap >= buf.cap) {
-        buf.p = scratch->creq;
+    if (end == NULL) {
+        cap = apiauth_canonical_request_bound(req);
 
-    } else {
-        own = malloc(buf.cap);
+        own = malloc(cap);
         if (own == NULL) {
             return -1;
         }
 
-        buf.p = own;
+        start = own;
+        end = apiauth_canonical_write(req, scratch, own, own + cap);
     }
 
-    end = apiauth_canonical_write(req, scratch, buf.p, buf.p + buf.cap);
-
-    rc = end ? apiauth_sha256(buf.p, end - buf.p, md) : -1;
+    rc = end ? apiauth_sha256(start, end - start, md) : -1;
 
     free(own);
 
@@ -888,27 +864,47 @@ apiauth_sign_keyed(const apiauth_request_t *req, apiauth_scratch_t *scratch,
         return -1;
     }
 
-    apiauth_hex(hex, md, APIAUTH_SHA256_LEN);
+    /*
+     * the string to sign (apiauth_string_to_sign()), written in place: it
+     * is short and bounded, and fits in sts
+     */
 
-    /* the string to sign is short and bounded: it fits in sts */
+    p = apiauth_cpy(sts, (const unsigned char *) APIAUTH_ALGORITHM "\n",
+                    sizeof(APIAUTH_ALGORITHM));
+    p = apiauth_cpy(p, date, date_len);
+    *p++ = '\n';
+    p = apiauth_cpy(p, nonce, nonce_len);
+    *p++ = '\n';
+    apiauth_hex(p, md, APIAUTH_SHA256_LEN);
+    p += APIAUTH_SHA256_HEX_LEN;
 
-    buf.p = sts;
-    buf.len = 0;
-    buf.cap = sizeof(sts);
-    apiauth_string_to_sign(date, date_len, nonce, nonce_len, hex,
-                           apiauth_sink_buf, &buf);
-
-    return apiauth_hmac_sha256_keyed(hk, sts, buf.len, mac);
+    return apiauth_hmac_sha256_keyed(hk, sts, p - sts, mac);
 }
 
+
+/*
+ * every byte is read whatever the others hold; the accumulator is volatile
+ * so that the compiler cannot stop at the first difference.  It does what
+ * CRYPTO_memcmp() does, without a call into another library's cold pages
+ * on every request
+ */
 
 int
 apiauth_mac_compare(const unsigned char *a, size_t a_len,
     const unsigned char *b, size_t b_len)
 {
+    size_t             i;
+    volatile unsigned  d;
+
     if (a_len != b_len) {
         return -1;
     }
 
-    return CRYPTO_memcmp(a, b, a_len) == 0 ? 0 : -1;
+    d = 0;
+
+    for (i = 0; i < a_len; i++) {
+        d |= a[i] ^ b[i];
+    }
+
+    return d == 0 ? 0 : -1;
 }

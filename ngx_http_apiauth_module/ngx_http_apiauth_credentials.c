@@ -35,6 +35,8 @@ static ngx_uint_t ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_sent_t *sent);
 static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
     u_char *p, size_t len);
+static apiauth_header_t *ngx_http_apiauth_many_headers(ngx_http_request_t *r,
+    ngx_uint_t nheaders) NGX_HTTP_APIAUTH_COLD;
 
 
 /* a comparison with a literal, inlined by the compiler: no library call */
@@ -268,10 +270,8 @@ static ngx_uint_t
 ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_sent_t *sent)
 {
-    ngx_uint_t         i, n;
+    ngx_uint_t         n;
     long long          date;
-    ngx_list_part_t   *part;
-    ngx_table_elt_t   *h;
     apiauth_header_t  *hs;
 
     if (apiauth_auth_parse(sent->authorization->value.data,
@@ -321,41 +321,15 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
 
     if (sent->nheaders <= NGX_HTTP_APIAUTH_HEADERS) {
         hs = ngx_http_apiauth_headers;
-        n = sent->nheaders;
 
     } else {
-        hs = ngx_palloc(r->pool, sent->nheaders * sizeof(apiauth_header_t));
+        hs = ngx_http_apiauth_many_headers(r, sent->nheaders);
         if (hs == NULL) {
             return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
         }
-
-        n = 0;
-        part = &r->headers_in.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */ ; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].hash == 0 || n == sent->nheaders) {
-                continue;
-            }
-
-            hs[n].name = h[i].lowcase_key;
-            hs[n].name_len = h[i].key.len;
-            hs[n].value = h[i].value.data;
-            hs[n].value_len = h[i].value.len;
-            n++;
-        }
     }
+
+    n = sent->nheaders;
 
     ctx->headers = hs;
     ctx->nheaders = n;
@@ -368,6 +342,54 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
     }
 
     return NGX_HTTP_APIAUTH_OK;
+}
+
+
+/* more headers than the worker's array holds: all of them, in the pool */
+
+static apiauth_header_t *
+ngx_http_apiauth_many_headers(ngx_http_request_t *r, ngx_uint_t nheaders)
+{
+    ngx_uint_t         i, n;
+    ngx_list_part_t   *part;
+    ngx_table_elt_t   *h;
+    apiauth_header_t  *hs;
+
+    hs = ngx_palloc(r->pool, nheaders * sizeof(apiauth_header_t));
+    if (hs == NULL) {
+        return NULL;
+    }
+
+    n = 0;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        /* the count came from the same list: n cannot pass it */
+
+        if (h[i].hash == 0 || n == nheaders) {
+            continue;
+        }
+
+        hs[n].name = h[i].lowcase_key;
+        hs[n].name_len = h[i].key.len;
+        hs[n].value = h[i].value.data;
+        hs[n].value_len = h[i].value.len;
+        n++;
+    }
+
+    return hs;
 }
 
 

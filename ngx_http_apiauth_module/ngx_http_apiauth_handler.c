@@ -25,6 +25,8 @@ static ngx_int_t ngx_http_apiauth_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_decide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+static ngx_int_t ngx_http_apiauth_refuse(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx) NGX_HTTP_APIAUTH_COLD;
 static ngx_uint_t ngx_http_apiauth_fresh(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_uint_t ngx_http_apiauth_judge(ngx_http_request_t *r,
@@ -33,7 +35,8 @@ static ngx_uint_t ngx_http_apiauth_ip_allowed(ngx_http_request_t *r,
     ngx_http_apiauth_key_t *key);
 static ngx_uint_t ngx_http_apiauth_in_scope(ngx_http_request_t *r,
     ngx_str_t *list, ngx_http_complex_value_t *cv);
-static ngx_int_t ngx_http_apiauth_park(ngx_http_request_t *r);
+static ngx_int_t ngx_http_apiauth_park(ngx_http_request_t *r)
+    NGX_HTTP_APIAUTH_COLD;
 static void ngx_http_apiauth_resume(ngx_http_request_t *r);
 
 
@@ -230,9 +233,6 @@ static ngx_int_t
 ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_loc_conf_t *alcf)
 {
-    ngx_uint_t                  status;
-    ngx_http_apiauth_reason_t  *reason;
-
     if (ctx->cred_reason == NGX_HTTP_APIAUTH_OK) {
         ctx->reason = ngx_http_apiauth_fresh(r, ctx, alcf);
 
@@ -248,6 +248,21 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
         ctx->refused = 0;
         return NGX_OK;
     }
+
+    return ngx_http_apiauth_refuse(r, ctx);
+}
+
+
+/*
+ * out of the admitted requests' way (a cold function: the compiler puts it
+ * apart from the code every admitted request runs)
+ */
+
+static ngx_int_t
+ngx_http_apiauth_refuse(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx)
+{
+    ngx_uint_t                  status;
+    ngx_http_apiauth_reason_t  *reason;
 
     reason = &ngx_http_apiauth_reasons[ctx->reason];
     status = reason->status;
