@@ -75,8 +75,6 @@ typedef struct {
 
 static ngx_int_t ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static uint64_t ngx_http_apiauth_siphash(const uint64_t key[2],
-    const u_char *p, size_t len);
 static ngx_http_apiauth_cache_node_t *ngx_http_apiauth_cache_find(
     ngx_http_apiauth_cache_t *cache, ngx_str_t *ak, uint64_t hash);
 static ngx_uint_t ngx_http_apiauth_cache_expire(
@@ -198,7 +196,7 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     v2 = ngx_http_apiauth_rotl(v2, 32)
 
 
-static uint64_t
+uint64_t
 ngx_http_apiauth_siphash(const uint64_t key[2], const u_char *p, size_t len)
 {
     size_t    i, n;

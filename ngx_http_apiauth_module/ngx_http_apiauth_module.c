@@ -278,9 +278,12 @@ ngx_http_apiauth_ctx_cleanup(void *data)
         ngx_http_apiauth_lookup_detach(ctx);
     }
 
-    /* the key's secret does not outlive the request in freed pool memory */
-    ngx_explicit_memzero(ctx->key.secret, sizeof(ctx->key.secret));
-    ngx_explicit_memzero(&ctx->key.hmac, sizeof(ctx->key.hmac));
+    /*
+     * the key's secret does not outlive the request in freed pool memory:
+     * its bytes and its HMAC key, declared one after the other, in one call
+     */
+    ngx_explicit_memzero(ctx->key.secret,
+                         (u_char *) (&ctx->key.hmac + 1) - ctx->key.secret);
 }
 
 

@@ -215,6 +215,9 @@ ngx_int_t ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_pool_t *pool);
 void ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_log_t *log) NGX_HTTP_APIAUTH_COLD;
+/* SipHash-2-4 of p with a 128-bit key: for tables nobody can aim at */
+uint64_t ngx_http_apiauth_siphash(const uint64_t key[2], const u_char *p,
+    size_t len);
 ngx_int_t ngx_http_apiauth_key_copy(ngx_pool_t *pool,
     ngx_http_apiauth_key_t *dst, ngx_http_apiauth_key_t *src);
 

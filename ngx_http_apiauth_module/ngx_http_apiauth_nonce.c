@@ -2,7 +2,9 @@
 /*
  * Copyright (C) ngx_http_apiauth_module authors
  *
- * Replay protection: a digest of accessKey and nonce is remembered in a
+ * Replay protection: a keyed digest of accessKey and nonce (two SipHashes,
+ * 128 bits, keyed with a seed drawn when the zone is made, so that nobody
+ * can choose nonces that share buckets) is remembered in a
  * shared memory zone until the request's Date plus the widest clock skew
  * the zone has seen, and a second, when no window accepts the request any
  * more.  A nonce is remembered once, atomically across workers: the lookup
@@ -28,6 +30,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/rand.h>
+
 #include "ngx_http_apiauth_module.h"
 
 
@@ -42,8 +46,9 @@
 
 
 /*
- * entry i is date[i] (X-Apiauth-Date; 0: free), tag1[i] (digest bytes
- * 16-19) and tag2[i] (digest bytes 20-27)
+ * entry i is date[i] (X-Apiauth-Date; 0: free), tag1[i] (the low 32 bits
+ * of the first SipHash, whose high bits choose the first bucket) and
+ * tag2[i] (the second SipHash, which chooses the second)
  */
 typedef struct {
     uint32_t                      date[NGX_HTTP_APIAUTH_NONCE_WAYS];
@@ -56,6 +61,7 @@ typedef struct {
     ngx_uint_t                    nbuckets;
     time_t                        full_logged;
     time_t                        skew;           /* the widest seen */
+    uint64_t                      seed[4];        /* the SipHashes' keys */
 } ngx_http_apiauth_nonce_sh_t;
 
 
@@ -162,6 +168,12 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     nonces->sh->full_logged = 0;
     nonces->sh->skew = 0;
 
+    if (RAND_bytes((u_char *) nonces->sh->seed, sizeof(nonces->sh->seed))
+        != 1)
+    {
+        return NGX_ERROR;
+    }
+
     return NGX_OK;
 }
 
@@ -238,7 +250,6 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     uint64_t                          h1, h2, tag2;
     ngx_int_t                         free1, free2, i;
     ngx_uint_t                        live1, live2;
-    u_char                            md[APIAUTH_SHA256_LEN];
     u_char                            msg[APIAUTH_ACCESS_KEY_MAX + 1
                                           + APIAUTH_NONCE_MAX];
     ngx_http_apiauth_nonce_t         *nonces;
@@ -254,16 +265,18 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
     msg[ak->len] = '\0';
     ngx_memcpy(msg + ak->len + 1, nonce->data, nonce->len);
 
-    if (apiauth_sha256(msg, ak->len + 1 + nonce->len, md) != 0) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(&h1, md, sizeof(uint64_t));
-    ngx_memcpy(&h2, md + 8, sizeof(uint64_t));
-    ngx_memcpy(&tag1, md + 16, sizeof(uint32_t));
-    ngx_memcpy(&tag2, md + 20, sizeof(uint64_t));
-
     nonces = zone->data;
+
+    /* the seed is set when the zone is made: read without the lock */
+
+    h1 = ngx_http_apiauth_siphash(&nonces->sh->seed[0], msg,
+                                  ak->len + 1 + nonce->len);
+    h2 = ngx_http_apiauth_siphash(&nonces->sh->seed[2], msg,
+                                  ak->len + 1 + nonce->len);
+
+    /* the bucket is read from the high bits, the tag from the low ones */
+    tag1 = (uint32_t) h1;
+    tag2 = h2;
     free1 = -1;
     free2 = -1;
 
