@@ -5,15 +5,17 @@
 # nginx runs one worker pinned to CPU 0 (worker_cpu_affinity), wrk one
 # thread pinned to CPU 1, 50 keepalive connections, every row with the same
 # wrk script sending the requests of a file.  A slice runs wrk for WARMUP +
-# MEASURE seconds; between two samples the worker's CPU time (utime + stime
-# from /proc/<worker>/stat) and nginx's request count (stub_status) give
-# microseconds of worker CPU per request.  Each apiauth row has a plain
-# twin that gets the very same bytes; the two alternate, slice by slice, so
-# that the machine's drift weighs on both.  Three rounds, and the medians.
-# Any non-2xx answer fails the bench.
+# MEASURE seconds; between two samples the worker's CPU time (nanoseconds
+# on the CPU, from /proc/<worker>/schedstat) and nginx's request count
+# (stub_status) give microseconds of worker CPU per request.  Each apiauth
+# row has a plain twin that gets the very same bytes; the two alternate,
+# slice by slice, and each pair of slices gives a ratio: the row's ratio is
+# the median of its pairs, so that a burst of the shared host's load in one
+# slice does not decide it.  Three rounds, and the medians.  Any non-2xx
+# answer fails the bench.
 #
 # Environment: APIAUTH_BUILD (build dir), BENCH_ROUNDS (3), BENCH_SLICES
-# (3), BENCH_MEASURE (3 s), BENCH_SCALE_KEYS (1000000), BENCH_HOT_KEYS
+# (6), BENCH_MEASURE (2 s), BENCH_SCALE_KEYS (1000000), BENCH_HOT_KEYS
 # (100000), BENCH_PARTS (pairs,scale), BENCH_PACE_MS (2), BENCH_PERF=1 (perf records the worker in every measured slice,
 # and each pair gets a report of what the apiauth row spends more on, per
 # request, than its plain twin).
@@ -31,16 +33,15 @@ use Apiauth::Test;
 use Apiauth::Sign qw(signed_raw);
 
 my $ROUNDS = $ENV{BENCH_ROUNDS} // 3;
-my $SLICES = $ENV{BENCH_SLICES} // 3;
+my $SLICES = $ENV{BENCH_SLICES} // 6;
 my $WARMUP = 1;
-my $MEASURE = $ENV{BENCH_MEASURE} // 3;
+my $MEASURE = $ENV{BENCH_MEASURE} // 2;
 my $SCALE = $ENV{BENCH_SCALE_KEYS} // 1_000_000;
 my $HOT = $ENV{BENCH_HOT_KEYS} // 100_000;
 my $CONNS = 50;
 my $PERF = $ENV{BENCH_PERF};
 my $PACE = $ENV{BENCH_PACE_MS} // 2;
 my $PARTS = $ENV{BENCH_PARTS} // 'pairs,scale';
-my $TICK_US = 1_000_000 / POSIX::sysconf(POSIX::_SC_CLK_TCK());
 
 my $t = Apiauth::Test->new;
 my $dir = $t->dir;
@@ -188,12 +189,12 @@ sub worker_pid {
     die "no nginx worker\n";
 }
 
-sub cpu_ticks {
-    open my $f, '<', "/proc/$worker/stat" or die "worker $worker: $!\n";
-    my $stat = <$f>;
-    $stat =~ s/^.*\) //;
-    my @f = split ' ', $stat;
-    return $f[11] + $f[12];          # utime, stime
+# nanoseconds the worker ran, user and kernel: stat's utime and stime
+# count 10 ms ticks, 2% of a slice's CPU time
+sub cpu_ns {
+    open my $f, '<', "/proc/$worker/schedstat" or die "worker $worker: $!\n";
+    my ($ns) = split ' ', <$f>;
+    return $ns;
 }
 
 sub requests {
@@ -205,7 +206,7 @@ sub requests {
     return $r =~ /^\s*\d+\s+\d+\s+(\d+)\s*$/m ? $1 : die "stub_status?\n";
 }
 
-# one wrk run: CPU ticks of the worker and requests served, measured after
+# one wrk run: CPU time of the worker and requests served, measured after
 # a warm-up
 sub slice {
     my ($p, $file, $perf, $pace) = @_;
@@ -216,14 +217,14 @@ sub slice {
     open my $wrk, '-|', @cmd or die "wrk: $!\n";
 
     sleep $WARMUP;
-    my ($c0, $r0, $t0) = (cpu_ticks(), requests(), time);
+    my ($c0, $r0, $t0) = (cpu_ns(), requests(), time);
     if ($perf) {
         system('perf', 'record', '-q', '-F', '2000', '-p', $worker, '-o',
             $perf, '--', 'sleep', $MEASURE) == 0 or die "perf failed\n";
     } else {
         sleep $MEASURE;
     }
-    my ($c1, $r1, $t1) = (cpu_ticks(), requests(), time);
+    my ($c1, $r1, $t1) = (cpu_ns(), requests(), time);
 
     my $out = do { local $/; <$wrk> };
     close $wrk;
@@ -240,9 +241,8 @@ sub slice {
 }
 
 sub row_result {
-    my ($name, $ticks, $reqs, $secs) = @_;
-    my %r = (name => $name, rps => $reqs / $secs,
-        us => $ticks * $TICK_US / $reqs);
+    my ($name, $ns, $reqs, $secs) = @_;
+    my %r = (name => $name, rps => $reqs / $secs, us => $ns / 1000 / $reqs);
     push @{ $runs{$name} }, \%r;
     printf "%-44s %10.0f %12.2f\n", $name, $r{rps}, $r{us};
     return \%r;
@@ -250,14 +250,14 @@ sub row_result {
 
 sub row {
     my ($name, $p, $files) = @_;
-    my ($ticks, $reqs, $secs) = (0, 0, 0);
+    my ($ns, $reqs, $secs) = (0, 0, 0);
     for my $f (@$files) {
         my @s = slice($p, $f);
-        $ticks += $s[0];
+        $ns += $s[0];
         $reqs += $s[1];
         $secs += $s[2];
     }
-    return row_result($name, $ticks, $reqs, $secs);
+    return row_result($name, $ns, $reqs, $secs);
 }
 
 # a plain twin and an apiauth row, alternating in slices, so that the
@@ -270,7 +270,7 @@ sub pair {
     for my $pace ($PACE, 0) {
         my @a = (0, 0, 0);
         my @b = (0, 0, 0);
-        my (@pa, @pb);
+        my (@pa, @pb, @pairs);
         my $tag = $pace ? " (paced)" : " (flat out)";
 
         # a pace of P ms over 50 connections caps the rate; flat out, the
@@ -284,14 +284,16 @@ sub pair {
             my @s = slice($plain, $f, $perf && "$dir/perf.plain.$i", $pace);
             $a[$_] += $s[$_] for 0 .. 2;
             push @pa, [ "$dir/perf.plain.$i", $s[1] ];
+            my $plain_us = $s[0] / $s[1];
             @s = slice($port, $f, $perf && "$dir/perf.apiauth.$i", $pace);
             $b[$_] += $s[$_] for 0 .. 2;
             push @pb, [ "$dir/perf.apiauth.$i", $s[1] ];
+            push @pairs, $s[0] / $s[1] / $plain_us;
         }
 
         my $p1 = row_result($plain_name . $tag, @a);
         my $a1 = row_result($name . $tag, @b);
-        ratio($a1, $p1, $pace ? $target : undef);
+        ratio($a1, $p1, $pace ? $target : undef, \@pairs);
         perf_diff(\@pa, \@pb) if $PERF && $pace;
         ($pr, $ar) = ($p1, $a1) if $pace;
         $rate = $a1->{rps} unless $pace;
@@ -340,12 +342,17 @@ sub perf_diff {
 }
 
 # a target makes a ratio count; without one it is printed for the record
+# the median of the pairs' ratios where there are pairs, else the ratio of
+# the rows' figures
 sub ratio {
-    my ($row, $base, $target) = @_;
-    my $x = $row->{us} / $base->{us};
+    my ($row, $base, $target, $pairs) = @_;
+    my $x = $pairs ? median(@$pairs) : $row->{us} / $base->{us};
     my $name = "$row->{name} / $base->{name}";
     push @{ $runs{"ratio: $name"} }, { ratio => $x, target => $target };
-    printf "  %-68s %6.3f%s\n", $name, $x,
+    printf "  %-68s %6.3f%s%s\n", $name, $x,
+        $pairs ? sprintf('  (pairs %s)', join ' ',
+                         map { sprintf '%.2f', $_ } sort { $a <=> $b } @$pairs)
+               : '',
         $target ? sprintf('  (target <= %.2f)', $target) : '';
 }
 
@@ -546,15 +553,18 @@ sub scale {
     for my $round (1 .. $ROUNDS) {
         my @a = (0, 0, 0);
         my @b = (0, 0, 0);
+        my @pairs;
         for (1 .. $SLICES) {
             my @s = slice($port, 'ten.req', undef, $PACE);
             $a[$_] += $s[$_] for 0 .. 2;
+            my $ten_us = $s[0] / $s[1];
             @s = slice($port, 'hot.req', undef, $PACE);
             $b[$_] += $s[$_] for 0 .. 2;
+            push @pairs, $s[0] / $s[1] / $ten_us;
         }
         $ten = row_result('token, 10 keys (paced)', @a);
         $hot = row_result("token, $HOT hot keys of $SCALE (paced)", @b);
-        ratio($hot, $ten);
+        ratio($hot, $ten, undef, \@pairs);
     }
     my $n1 = lookups();
     printf "lookups while the hot keys were measured: %d\n", $n1 - $n0;
