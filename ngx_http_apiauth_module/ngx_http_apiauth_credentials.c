@@ -62,6 +62,28 @@ static u_char           ngx_http_apiauth_path[NGX_HTTP_APIAUTH_PATH_SIZE];
 static apiauth_header_t  ngx_http_apiauth_headers[NGX_HTTP_APIAUTH_HEADERS];
 
 
+/* "Bearer " in any case (RFC 9110: schemes are case-insensitive) */
+
+static ngx_inline ngx_uint_t
+ngx_http_apiauth_is_bearer(u_char *p, size_t len)
+{
+    ngx_uint_t  i;
+
+    if (len < sizeof("bearer ") - 1 || p[6] != ' ') {
+        return 0;
+    }
+
+    for (i = 0; i < 6; i++) {
+        /* letters only: a bit 0x20 makes them lower case */
+        if ((p[i] | 0x20) != (u_char) "bearer"[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
 /* one pass over the headers: ours, and whether any of them is repeated */
 
 static void
@@ -180,9 +202,8 @@ ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
         sig = (auth->value.len >= 8
                && ngx_memcmp(auth->value.data, "APIAUTH-", 8) == 0);
 
-        bearer = (!sig && auth->value.len >= 7
-                  && ngx_strncasecmp(auth->value.data, (u_char *) "Bearer ",
-                                     7) == 0);
+        bearer = (!sig && ngx_http_apiauth_is_bearer(auth->value.data,
+                                                      auth->value.len));
     }
 
     if (sent.repeated || (sig + bearer + (sent.api_key != NULL)) > 1) {

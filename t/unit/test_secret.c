@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -384,6 +385,51 @@ test_hex(void)
        "apiauth_unhex refuses a space");
     ok(apiauth_unhex(out, (const unsigned char *) "", 0) == 0,
        "apiauth_unhex of nothing succeeds");
+
+    /* every pair of characters, against a plain reading of each */
+    {
+        int            c1, c2, all, all_lower;
+        unsigned char  pair[2], o, lo_o;
+        const char    *digits = "0123456789abcdef";
+
+        all = 1;
+        all_lower = 1;
+
+        for (c1 = 0; c1 < 256; c1++) {
+            for (c2 = 0; c2 < 256; c2++) {
+                int  v1, v2, lower;
+
+                pair[0] = (unsigned char) c1;
+                pair[1] = (unsigned char) c2;
+
+                v1 = strchr(digits, tolower(c1)) && c1 ? (int)
+                     (strchr(digits, tolower(c1)) - digits) : -1;
+                v2 = strchr(digits, tolower(c2)) && c2 ? (int)
+                     (strchr(digits, tolower(c2)) - digits) : -1;
+                lower = !isupper(c1) && !isupper(c2);
+
+                o = 0;
+                lo_o = 0;
+
+                if (v1 < 0 || v2 < 0) {
+                    all &= apiauth_unhex(&o, pair, 1) == -1;
+                    all_lower &= apiauth_unhex_lower(&lo_o, pair, 1) == -1;
+                    continue;
+                }
+
+                all &= apiauth_unhex(&o, pair, 1) == 0 && o == v1 * 16 + v2;
+                all_lower &= lower
+                    ? apiauth_unhex_lower(&lo_o, pair, 1) == 0
+                      && lo_o == v1 * 16 + v2
+                    : apiauth_unhex_lower(&lo_o, pair, 1) == -1;
+            }
+        }
+
+        ok(all, "apiauth_unhex: all 65,536 pairs read as hex digits of "
+           "either case, or refused");
+        ok(all_lower, "apiauth_unhex_lower: all 65,536 pairs read as "
+           "lower-case hex digits, or refused (upper case too)");
+    }
 }
 
 

@@ -1630,6 +1630,35 @@ test_mac_compare(void)
        "mac_compare: a shorter MAC differs");
     ok(apiauth_mac_compare(a, 0, b, 0) == 0,
        "mac_compare: two empty MACs are equal");
+
+    /* words and the bytes after them: every length, every bit */
+    {
+        int            all;
+        size_t         len, i, bit;
+        unsigned char  x[41], y[41];
+
+        all = 1;
+
+        for (len = 1; len <= sizeof(x); len++) {
+            for (i = 0; i < len; i++) {
+                x[i] = (unsigned char) (i * 37 + len);
+            }
+
+            memcpy(y, x, len);
+            all &= apiauth_mac_compare(x, len, y, len) == 0;
+
+            for (i = 0; i < len; i++) {
+                for (bit = 0; bit < 8; bit++) {
+                    y[i] ^= (unsigned char) (1 << bit);
+                    all &= apiauth_mac_compare(x, len, y, len) == -1;
+                    y[i] ^= (unsigned char) (1 << bit);
+                }
+            }
+        }
+
+        ok(all, "mac_compare: lengths 1 to 41, any one bit flipped differs, "
+           "none flipped is equal");
+    }
 }
 
 
