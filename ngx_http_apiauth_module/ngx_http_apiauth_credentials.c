@@ -30,7 +30,7 @@ typedef struct {
 
 
 static void ngx_http_apiauth_scan(ngx_http_request_t *r,
-    ngx_http_apiauth_sent_t *sent);
+    ngx_http_apiauth_sent_t *sent, apiauth_header_t *hs, ngx_uint_t cap);
 static ngx_uint_t ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_sent_t *sent);
 static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
@@ -84,15 +84,18 @@ ngx_http_apiauth_is_bearer(u_char *p, size_t len)
 }
 
 
-/* one pass over the headers: ours, and whether any of them is repeated */
+/*
+ * one pass over the headers: ours, whether any of them is repeated, and
+ * the first cap of them all into hs
+ */
 
 static void
-ngx_http_apiauth_scan(ngx_http_request_t *r, ngx_http_apiauth_sent_t *sent)
+ngx_http_apiauth_scan(ngx_http_request_t *r, ngx_http_apiauth_sent_t *sent,
+    apiauth_header_t *hs, ngx_uint_t cap)
 {
     ngx_uint_t         i;
     ngx_list_part_t   *part;
     ngx_table_elt_t   *h, **slot;
-    apiauth_header_t  *hs;
 
     ngx_memzero(sent, sizeof(ngx_http_apiauth_sent_t));
 
@@ -117,12 +120,11 @@ ngx_http_apiauth_scan(ngx_http_request_t *r, ngx_http_apiauth_sent_t *sent)
 
         /* more headers than that are kept in the pool (see below) */
 
-        if (sent->nheaders < NGX_HTTP_APIAUTH_HEADERS) {
-            hs = &ngx_http_apiauth_headers[sent->nheaders];
-            hs->name = h[i].lowcase_key;
-            hs->name_len = h[i].key.len;
-            hs->value = h[i].value.data;
-            hs->value_len = h[i].value.len;
+        if (sent->nheaders < cap) {
+            hs[sent->nheaders].name = h[i].lowcase_key;
+            hs[sent->nheaders].name_len = h[i].key.len;
+            hs[sent->nheaders].value = h[i].value.data;
+            hs[sent->nheaders].value_len = h[i].value.len;
         }
 
         sent->nheaders++;
@@ -188,7 +190,8 @@ ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
     ngx_table_elt_t          *auth;
     ngx_http_apiauth_sent_t   sent;
 
-    ngx_http_apiauth_scan(r, &sent);
+    ngx_http_apiauth_scan(r, &sent, ngx_http_apiauth_headers,
+                          NGX_HTTP_APIAUTH_HEADERS);
 
     auth = sent.authorization;
     sig = 0;
@@ -371,44 +374,16 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
 static apiauth_header_t *
 ngx_http_apiauth_many_headers(ngx_http_request_t *r, ngx_uint_t nheaders)
 {
-    ngx_uint_t         i, n;
-    ngx_list_part_t   *part;
-    ngx_table_elt_t   *h;
-    apiauth_header_t  *hs;
+    apiauth_header_t         *hs;
+    ngx_http_apiauth_sent_t   again;
 
     hs = ngx_palloc(r->pool, nheaders * sizeof(apiauth_header_t));
     if (hs == NULL) {
         return NULL;
     }
 
-    n = 0;
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        /* the count came from the same list: n cannot pass it */
-
-        if (h[i].hash == 0 || n == nheaders) {
-            continue;
-        }
-
-        hs[n].name = h[i].lowcase_key;
-        hs[n].name_len = h[i].key.len;
-        hs[n].value = h[i].value.data;
-        hs[n].value_len = h[i].value.len;
-        n++;
-    }
+    /* the same list, read again: the same count */
+    ngx_http_apiauth_scan(r, &again, hs, nheaders);
 
     return hs;
 }

@@ -152,6 +152,27 @@ $r = send_signed($t, key => $key, target => '/sig/pad?a&b&c',
 expect_ok($t, $r, $key, 'long repeated signed headers and a query of '
     . 'parts without "="');
 
+# more headers than the worker's array of 128: a signed header repeated
+# after 140 others is read there too (and its value counts)
+
+sub late_header {
+    my ($late_value) = @_;
+    return send_signed($t, key => $key, target => '/sig/many',
+        headers => [['X-Tenant', 'early'], ['X-Tenant', 'late']],
+        edit => sub {
+            my ($h) = @_;
+            my ($i) = grep { $h->[$_][1] eq 'late' } 0 .. $#$h;
+            my ($late) = splice @$h, $i, 1;
+            push @$h, (map { ["X-Pad-$_", 'p'] } 1 .. 140),
+                [$late->[0], $late_value];
+        });
+}
+
+expect_ok($t, late_header('late'), $key,
+    'a signed header after 140 others');
+expect_refused($t, late_header('changed'), 'bad_signature',
+    'a changed value after 140 others');
+
 $t->stop_nginx;
 
 # "UNIX:" is a unix socket, as nginx itself reads addresses
