@@ -3,22 +3,26 @@
 # make bench: worker CPU per request of apiauth locations against plain ones.
 #
 # nginx runs one worker pinned to CPU 0 (worker_cpu_affinity), wrk one
-# thread pinned to CPU 1, 50 keepalive connections, every row with the same
-# wrk script sending the requests of a file.  A slice runs wrk for WARMUP +
-# MEASURE seconds; between two samples the worker's CPU time (nanoseconds
-# on the CPU, from /proc/<worker>/schedstat) and nginx's request count
-# (stub_status) give microseconds of worker CPU per request.  Each apiauth
-# row has a plain twin that gets the very same bytes; the two alternate,
-# slice by slice, and each pair of slices gives a ratio: the row's ratio is
-# the median of its pairs, so that a burst of the shared host's load in one
-# slice does not decide it.  Three rounds, and the medians.  Any non-2xx
-# answer fails the bench.
+# thread pinned to CPU 1, 50 keepalive connections.  Each apiauth row has
+# a plain twin that gets the same bytes (but one letter of the Host
+# header, which picks the plain server), and one wrk run sends both:
+# periods of 500 ms by the wall clock alternate between the twin and the
+# row (tools/bench/alternate.lua).  The bench samples the worker's CPU time
+# (nanoseconds on the CPU, from /proc/<worker>/schedstat) and nginx's
+# request count (stub_status) 50 ms after each period starts and 50 ms
+# before it ends: microseconds of worker CPU per request, for the row and
+# its twin, a few hundred milliseconds apart on the same connections.
+# Each pair of periods gives a ratio, and the row's ratio is the median of
+# its pairs, so that a burst of the shared host's load does not decide it.
+# Three rounds, and the medians.  Any non-2xx answer fails the bench.
 #
-# Environment: APIAUTH_BUILD (build dir), BENCH_ROUNDS (3), BENCH_SLICES
-# (6), BENCH_MEASURE (2 s), BENCH_SCALE_KEYS (1000000), BENCH_HOT_KEYS
-# (100000), BENCH_PARTS (pairs,scale), BENCH_PACE_MS (2), BENCH_PERF=1 (perf records the worker in every measured slice,
-# and each pair gets a report of what the apiauth row spends more on, per
-# request, than its plain twin).
+# Environment: APIAUTH_BUILD (build dir), BENCH_ROUNDS (3), BENCH_PAIRS
+# (40 paced, a fifth of that flat out), BENCH_PERIOD_MS (500), BENCH_SCALE_KEYS
+# (1000000), BENCH_HOT_KEYS (100000), BENCH_PARTS (pairs,scale; add
+# "harness" for a row without apiauth against its twin: the harness's own
+# bias), BENCH_PACE_MS (2), BENCH_PERF=1 (perf records the worker through
+# each paced run, and each row gets a report of what it spends more on, per
+# request, than its twin, from the samples of the counted periods).
 
 use strict;
 use warnings;
@@ -27,15 +31,16 @@ use FindBin;
 use lib "$FindBin::Bin/../t/lib";
 use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
-use POSIX qw(floor);
+use POSIX qw(ceil floor);
 use Time::HiRes qw(sleep time);
 use Apiauth::Test;
 use Apiauth::Sign qw(signed_raw);
 
 my $ROUNDS = $ENV{BENCH_ROUNDS} // 3;
-my $SLICES = $ENV{BENCH_SLICES} // 6;
+my $PAIRS = $ENV{BENCH_PAIRS} // 40;
+my $PERIOD = $ENV{BENCH_PERIOD_MS} // 500;
+my $GUARD = 0.05;
 my $WARMUP = 1;
-my $MEASURE = $ENV{BENCH_MEASURE} // 2;
 my $SCALE = $ENV{BENCH_SCALE_KEYS} // 1_000_000;
 my $HOT = $ENV{BENCH_HOT_KEYS} // 100_000;
 my $CONNS = 50;
@@ -58,7 +63,7 @@ my $key = $t->create_key('--name', 'bench', '--access-key', 'BenchKey0001',
 my $AK = $key->{access_key};
 my $SECRET = $key->{access_secret};
 
-my ($port, $plain, $status) = map { $t->port($_) } qw(http plain status);
+my ($port, $status) = map { $t->port($_) } qw(http status);
 
 write_conf('64m');
 $t->start_nginx;
@@ -66,19 +71,23 @@ my $worker = worker_pid();
 
 printf "# %s, %d CPUs, nginx %s, %s\n", cpu_model(), scalar cpus(),
     nginx_version(), scalar localtime;
-printf "# worker %d pinned to CPU 0, wrk pinned to CPU 1, %d connections, "
-    . "%ds warm-up + %ds measured per row\n", $worker, $CONNS, $WARMUP,
-    $MEASURE;
+printf "# worker %d pinned to CPU 0, wrk pinned to CPU 1, %d connections; "
+    . "rows alternate with their twins every %d ms in one wrk run, %d ms "
+    . "at each end of a period not counted\n", $worker, $CONNS, $PERIOD,
+    $GUARD * 1000;
 
 my $lua = "$FindBin::Bin/bench";
 
 # every row sends the requests of a file with the same wrk script, so that
-# wrk costs the same in every row; each apiauth row has a plain twin that
-# gets the very same bytes
+# wrk costs the same in every row; each apiauth row (server a.bench) has a
+# plain twin (server p.bench, "location / { empty_gif; }") that gets the
+# same bytes but one letter of the Host header, and the two alternate
 write_file("$dir/bare.req", "GET /plain/orders HTTP/1.1\r\n"
-    . "Host: 127.0.0.1:$port\r\n\r\n");
+    . "Host: p.bench\r\n\r\n");
 write_file("$dir/token.req", "GET /token/orders HTTP/1.1\r\n"
-    . "Host: 127.0.0.1:$port\r\nAuthorization: Bearer $AK.$SECRET\r\n\r\n");
+    . "Host: a.bench\r\nAuthorization: Bearer $AK.$SECRET\r\n\r\n");
+write_file("$dir/off.req", "GET /off/orders HTTP/1.1\r\n"
+    . "Host: a.bench\r\nAuthorization: Bearer $AK.$SECRET\r\n\r\n");
 
 my (%runs, @failures, $rate);
 
@@ -86,33 +95,36 @@ for my $round ($PARTS =~ /pairs/ ? (1 .. $ROUNDS) : ()) {
     print "\n# round $round\n";
     printf "%-44s %10s %12s\n", 'row', 'req/s', 'CPU us/req';
 
-    my $bare = row('plain location, a bare request', $plain, ['bare.req']);
+    my $bare = row('plain location, a bare request', 'bare.req');
+
+    # the harness itself: the apiauth server's location without apiauth
+    # against the plain server, identical work but for the Host letter
+    pair('plain location, the same requests', 'no apiauth (the harness)',
+        sub { 'off.req' }, undef, 'paced') if $PARTS =~ /harness/;
 
     my ($pt, $tk) = pair('plain location, token requests', 'token',
-        sub { ['token.req'] }, 1.10);
+        sub { 'token.req' }, 1.10);
     ratio($tk, $bare);
 
-    # signed now: its date must stay within the window for the whole pair
+    # signed now: its date must stay within the window for the whole run
     my ($pf, $s1) = pair('plain location, a signed request',
         'signature, replay protection off', sub {
             write_file("$dir/fixed.req", signed_raw(access_key => $AK,
                 secret => $SECRET, target => '/noreplay/orders',
-                host => "127.0.0.1:$port", nonce => 'bench-fixed-nonce-0001',
+                host => 'a.bench', nonce => 'bench-fixed-nonce-0001',
                 date => int time));
-            return ['fixed.req'];
+            return 'fixed.req';
         }, 1.25);
     ratio($s1, $bare);
 
-    # each request its own nonce: fresh pools for every slice, as large as
-    # a slice needs; the plain twin gets the same requests and ignores the
-    # nonces
+    # each request its own nonce: a fresh pool for every run, as large as
+    # the run can send in its apiauth periods; the twin gets the same
+    # requests and ignores the nonces
     my ($ps, $s2) = pair('plain location, signed requests, new nonces',
         'signature, defaults (a new nonce each)', sub {
-            my ($rps) = @_;
-            my @pools = map { "pool.$_.req" } 1 .. $SLICES;
-            make_pool("$dir/$_", int($rps * ($WARMUP + $MEASURE + 1) * 1.3))
-                for @pools;
-            return \@pools;
+            my ($n) = @_;
+            make_pool("$dir/pool.req", $n);
+            return 'pool.req';
         }, 1.25);
     ratio($s2, $bare);
 }
@@ -153,6 +165,7 @@ http {
 
     server {
         listen 127.0.0.1:%%PORT%%;
+        server_name a.bench;
         apiauth_app shop;
         apiauth_interface orders;
 
@@ -163,10 +176,12 @@ http {
             empty_gif;
         }
         location /token/ { apiauth token; empty_gif; }
+        location /off/ { empty_gif; }
     }
 
     server {
-        listen 127.0.0.1:%%PORT_plain%%;
+        listen 127.0.0.1:%%PORT%%;
+        server_name p.bench;
         location / { empty_gif; }
     }
 
@@ -206,35 +221,29 @@ sub requests {
     return $r =~ /^\s*\d+\s+\d+\s+(\d+)\s*$/m ? $1 : die "stub_status?\n";
 }
 
-# one wrk run: CPU time of the worker and requests served, measured after
-# a warm-up
-sub slice {
-    my ($p, $file, $perf, $pace) = @_;
-    my @cmd = ('taskset', '-c', '1', 'wrk', '-t1', "-c$CONNS",
-        '-d' . ($WARMUP + $MEASURE + 1) . 's', '-s', "$lua/pool.lua",
-        "http://127.0.0.1:$p/", "$dir/$file", $pace ? ($pace) : ());
+sub wrk_failed {
+    my ($out, $what) = @_;
+    return unless $out =~ /Non-2xx or 3xx responses: (\d+)/
+        || $out !~ /Requests\/sec/ || $out =~ /Socket errors/;
+    push @failures, "wrk saw errors or non-2xx answers ($what):\n$out";
+}
 
-    open my $wrk, '-|', @cmd or die "wrk: $!\n";
+# one wrk run of one file: the worker's CPU time and the requests served
+# after a warm-up
+sub slice {
+    my ($file) = @_;
+    my $measure = 2;
+    open my $wrk, '-|', 'taskset', '-c', '1', 'wrk', '-t1', "-c$CONNS",
+        '-d' . ($WARMUP + $measure + 1) . 's', '-s', "$lua/pool.lua",
+        "http://127.0.0.1:$port/", "$dir/$file" or die "wrk: $!\n";
 
     sleep $WARMUP;
     my ($c0, $r0, $t0) = (cpu_ns(), requests(), time);
-    if ($perf) {
-        system('perf', 'record', '-q', '-F', '2000', '-p', $worker, '-o',
-            $perf, '--', 'sleep', $MEASURE) == 0 or die "perf failed\n";
-    } else {
-        sleep $MEASURE;
-    }
+    sleep $measure;
     my ($c1, $r1, $t1) = (cpu_ns(), requests(), time);
 
-    my $out = do { local $/; <$wrk> };
+    wrk_failed(do { local $/; <$wrk> }, $file);
     close $wrk;
-
-    if ($out =~ /Non-2xx or 3xx responses: (\d+)/
-        || $out !~ /Requests\/sec/ || $out =~ /Socket errors/)
-    {
-        push @failures, "wrk saw errors or non-2xx answers ($file to port "
-            . "$p):\n$out";
-    }
 
     # the stub_status request itself counts once
     return ($c1 - $c0, $r1 - $r0 - 1, $t1 - $t0);
@@ -249,52 +258,117 @@ sub row_result {
 }
 
 sub row {
-    my ($name, $p, $files) = @_;
-    my ($ns, $reqs, $secs) = (0, 0, 0);
-    for my $f (@$files) {
-        my @s = slice($p, $f);
-        $ns += $s[0];
-        $reqs += $s[1];
-        $secs += $s[2];
-    }
-    return row_result($name, $ns, $reqs, $secs);
+    my ($name, $file) = @_;
+    return row_result($name, slice($file));
 }
 
-# a plain twin and an apiauth row, alternating in slices, so that the
-# machine's drift weighs on both alike
+sub sleep_until {
+    my ($when) = @_;
+    my $d = $when - time;
+    sleep $d if $d > 0;
+}
+
+# one wrk run, a row and its twin in alternating periods (twin in the even
+# ones): per period, the worker's CPU time and the requests it served,
+# sampled after a guard at both ends so that no request of the other side
+# is counted; with a perf file, samples of the worker through the run
+sub alternate {
+    my ($file, $pace, $pairs, $perf, $other) = @_;
+    my $p = $PERIOD / 1000;
+    my $run = $WARMUP + (2 * $pairs + 2) * $p + 1;
+
+    open my $wrk, '-|', 'taskset', '-c', '1', 'wrk', '-t1', "-c$CONNS",
+        '-d' . ceil($run) . 's', '-s', "$lua/alternate.lua",
+        "http://127.0.0.1:$port/", "$dir/$file", $PERIOD, $pace,
+        $other ? ("$dir/$other") : () or die "wrk: $!\n";
+
+    # wrk reads its files before its clock starts: the warm-up starts
+    # with the first answers
+    my $r0 = requests();
+    for (1 .. 600) {
+        last if requests() > $r0 + 100;
+        sleep 0.05;
+    }
+    my $k = ceil((time + $WARMUP) / $p);
+    $k++ if $k % 2;
+
+    # perf through the whole run: its samples are sorted into the periods
+    my $rec;
+    if ($perf) {
+        open $rec, '-|', 'perf', 'record', '-q', '-k', 'realtime', '-F',
+            '2000', '-p', $worker, '-o', $perf, '--', 'sleep',
+            $k * $p + 2 * $pairs * $p + 0.5 - time
+            or die "perf: $!\n";
+    }
+
+    my (@twin, @row);
+    for my $i (0 .. 2 * $pairs - 1) {
+        my $start = ($k + $i) * $p;
+        sleep_until($start + $GUARD);
+        my ($c0, $r0, $t0) = (cpu_ns(), requests(), time);
+        sleep_until($start + $p - $GUARD);
+        my ($c1, $r1, $t1) = (cpu_ns(), requests(), time);
+        # the stub_status request itself counts once
+        push @{ $i % 2 ? \@row : \@twin },
+            { ns => $c1 - $c0, reqs => $r1 - $r0 - 1, secs => $t1 - $t0,
+              from => $t0, to => $t1 };
+    }
+
+    if ($rec) {
+        local $/;
+        <$rec>;
+        close $rec;
+    }
+    wrk_failed(do { local $/; <$wrk> }, $file);
+    close $wrk;
+
+    return (\@twin, \@row);
+}
+
+sub sum_periods {
+    my ($name, $periods) = @_;
+    my @s = (0, 0, 0);
+    for my $x (@$periods) {
+        $s[0] += $x->{ns};
+        $s[1] += $x->{reqs};
+        $s[2] += $x->{secs};
+    }
+    return row_result($name, @s);
+}
+
+sub pair_ratios {
+    my ($twin, $row) = @_;
+    return map {
+        ($row->[$_]{ns} / $row->[$_]{reqs})
+            / ($twin->[$_]{ns} / $twin->[$_]{reqs})
+    } 0 .. $#$row;
+}
+
+# a plain twin and an apiauth row in one run; paced (the targets), then
+# flat out (for the record, half as many pairs)
 sub pair {
-    my ($plain_name, $name, $files_for, $target) = @_;
+    my ($plain_name, $name, $file_for, $target, $only) = @_;
     my ($pr, $ar);
 
-    # paced first (the targets), then flat out (for the record)
-    for my $pace ($PACE, 0) {
-        my @a = (0, 0, 0);
-        my @b = (0, 0, 0);
-        my (@pa, @pb, @pairs);
+    for my $pace ($only ? ($PACE) : ($PACE, 0)) {
         my $tag = $pace ? " (paced)" : " (flat out)";
+        my $pairs = $pace ? $PAIRS : int(($PAIRS + 4) / 5);
+        my $secs = $WARMUP + (2 * $pairs + 2) * $PERIOD / 1000 + 1;
 
-        # a pace of P ms over 50 connections caps the rate; flat out, the
-        # previous pair's apiauth row bounds this one's
-        my $files = $files_for->($pace ? $CONNS * 1000 / $PACE
-                                       : ($rate // 100_000) * 1.2);
+        # requests the apiauth periods can take: a pace of P ms over 50
+        # connections caps the rate; flat out, the previous pair's
+        # apiauth row bounds this one's
+        my $n = int(($pace ? $CONNS * 1000 / $PACE
+                           : ($rate // 100_000) * 1.3) * ($secs / 2 + 1));
+        my $file = $file_for->($n);
+        my $perf = $PERF && $pace && "$dir/perf.data";
 
-        for my $i (1 .. $SLICES) {
-            my $f = $files->[($i - 1) % @$files];
-            my $perf = $PERF && $pace;
-            my @s = slice($plain, $f, $perf && "$dir/perf.plain.$i", $pace);
-            $a[$_] += $s[$_] for 0 .. 2;
-            push @pa, [ "$dir/perf.plain.$i", $s[1] ];
-            my $plain_us = $s[0] / $s[1];
-            @s = slice($port, $f, $perf && "$dir/perf.apiauth.$i", $pace);
-            $b[$_] += $s[$_] for 0 .. 2;
-            push @pb, [ "$dir/perf.apiauth.$i", $s[1] ];
-            push @pairs, $s[0] / $s[1] / $plain_us;
-        }
+        my ($twin, $row) = alternate($file, $pace, $pairs, $perf);
 
-        my $p1 = row_result($plain_name . $tag, @a);
-        my $a1 = row_result($name . $tag, @b);
-        ratio($a1, $p1, $pace ? $target : undef, \@pairs);
-        perf_diff(\@pa, \@pb) if $PERF && $pace;
+        my $p1 = sum_periods($plain_name . $tag, $twin);
+        my $a1 = sum_periods($name . $tag, $row);
+        ratio($a1, $p1, $pace ? $target : undef, [ pair_ratios($twin, $row) ]);
+        perf_diff($perf, $twin, $row) if $perf;
         ($pr, $ar) = ($p1, $a1) if $pace;
         $rate = $a1->{rps} unless $pace;
     }
@@ -302,26 +376,32 @@ sub pair {
     return ($pr, $ar);
 }
 
-# microseconds per request by symbol, summed over slices
+# microseconds per request by symbol, from the samples in the periods
 sub perf_costs {
-    my ($slices) = @_;
+    my ($samples, $periods) = @_;
     my (%us, $reqs);
-    for my $sl (@$slices) {
-        my ($file, $n) = @$sl;
-        $reqs += $n;
-        for (`perf report -i $file --no-children --sort dso,symbol --stdio -g none -F overhead,sample,dso,sym 2>/dev/null`) {
-            next unless /^\s*[\d.]+%\s+(\d+)\s+(\S+)\s+\[.\]\s+(.+?)\s*$/;
-            # 2000 samples a second of the worker's CPU
-            $us{"$2 $3"} += $1 / 2000 * 1e6;
-        }
+    $reqs += $_->{reqs} for @$periods;
+    for my $s (@$samples) {
+        my ($t, $key) = @$s;
+        next unless grep { $t >= $_->{from} && $t < $_->{to} } @$periods;
+        # 2000 samples a second of the worker's CPU
+        $us{$key} += 1 / 2000 * 1e6;
     }
     $us{$_} /= $reqs for keys %us;
     return \%us;
 }
 
 sub perf_diff {
-    my ($pa, $pb) = @_;
-    my ($plain_us, $api_us) = (perf_costs($pa), perf_costs($pb));
+    my ($file, $twin, $row) = @_;
+    my @samples;
+    for (`perf script -i $file -F time,ip,sym,dso 2>/dev/null`) {
+        next unless /^\s*([\d.]+):\s+[0-9a-f]+\s+(.+?)\s+\((\S+)\)\s*$/;
+        my ($t, $sym, $dso) = ($1, $2, $3);
+        $dso =~ s{.*/}{};
+        push @samples, [ $t, "$dso $sym" ];
+    }
+    my ($plain_us, $api_us) = (perf_costs(\@samples, $twin),
+                               perf_costs(\@samples, $row));
     my %k = map { $_ => 1 } keys %$plain_us, keys %$api_us;
     my @d = sort { $b->[0] <=> $a->[0] }
         map { [ ($api_us->{$_} // 0) - ($plain_us->{$_} // 0), $_ ] }
@@ -335,10 +415,12 @@ sub perf_diff {
     }
     printf "    per request, from the samples: plain %.2f us (user %.2f, kernel "
         . "%.2f), apiauth %.2f us (user %.2f, kernel %.2f)\n",
-        $sum{'plain user'} + $sum{'plain kernel'}, $sum{'plain user'},
-        $sum{'plain kernel'}, $sum{'apiauth user'} + $sum{'apiauth kernel'},
+        map { $_ // 0 } $sum{'plain user'} + $sum{'plain kernel'},
+        $sum{'plain user'}, $sum{'plain kernel'},
+        $sum{'apiauth user'} + $sum{'apiauth kernel'},
         $sum{'apiauth user'}, $sum{'apiauth kernel'};
-    printf "    %+.3f us  %s\n", @$_ for grep { abs $_->[0] >= 0.02 } @d[0 .. 24];
+    printf "    %+.3f us  %s\n", @$_
+        for grep { defined && abs $_->[0] >= 0.02 } @d[0 .. 24];
 }
 
 # a target makes a ratio count; without one it is printed for the record
@@ -391,7 +473,7 @@ sub make_pool {
     open my $f, '>', $file or die "$file: $!\n";
     for my $i (1 .. $n) {
         print $f signed_raw(access_key => $AK, secret => $SECRET,
-            target => '/sig/orders', host => "127.0.0.1:$port",
+            target => "/sig/orders", host => "a.bench",
             nonce => sprintf('bench%011d%06d', $date, $i), date => $date);
     }
     close $f;
@@ -472,7 +554,7 @@ sub load_keys {
 sub token_file {
     my ($file, $master, @ids) = @_;
     open my $f, '>', "$dir/$file" or die;
-    print $f "GET /token/orders HTTP/1.1\r\nHost: 127.0.0.1:$port\r\n"
+    print $f "GET /token/orders HTTP/1.1\r\nHost: a.bench\r\n"
         . 'Authorization: Bearer ' . scale_ak($_) . '.'
         . scale_secret($master, $_) . "\r\n\r\n" for @ids;
     close $f;
@@ -545,26 +627,16 @@ sub scale {
     token_file('hot.req', $master, 1 .. $HOT);
     token_file('ten.req', $master, map { 1 + $_ % 10 } 1 .. $HOT);
 
-    # warmed flat out: a paced slice (about 20,000 a second for 5 s) may
-    # end before the last of 100,000 keys was asked once
-    slice($port, 'hot.req');
+    # warmed flat out: a paced run (about 20,000 a second) may end before
+    # the last of 100,000 keys was asked once
+    slice('hot.req');
     my $n0 = lookups();
-    my ($ten, $hot);
     for my $round (1 .. $ROUNDS) {
-        my @a = (0, 0, 0);
-        my @b = (0, 0, 0);
-        my @pairs;
-        for (1 .. $SLICES) {
-            my @s = slice($port, 'ten.req', undef, $PACE);
-            $a[$_] += $s[$_] for 0 .. 2;
-            my $ten_us = $s[0] / $s[1];
-            @s = slice($port, 'hot.req', undef, $PACE);
-            $b[$_] += $s[$_] for 0 .. 2;
-            push @pairs, $s[0] / $s[1] / $ten_us;
-        }
-        $ten = row_result('token, 10 keys (paced)', @a);
-        $hot = row_result("token, $HOT hot keys of $SCALE (paced)", @b);
-        ratio($hot, $ten, undef, \@pairs);
+        my ($ten, $hot) = alternate('hot.req', $PACE, $PAIRS, undef,
+                                    'ten.req');
+        my $a = sum_periods('token, 10 keys (paced)', $ten);
+        my $b = sum_periods("token, $HOT hot keys of $SCALE (paced)", $hot);
+        ratio($b, $a, undef, [ pair_ratios($ten, $hot) ]);
     }
     my $n1 = lookups();
     printf "lookups while the hot keys were measured: %d\n", $n1 - $n0;
@@ -600,7 +672,7 @@ sub capacity {
     my $date = int time;
     open my $f, '>', "$dir/fill.req" or die;
     print $f signed_raw(access_key => $AK, secret => $SECRET,
-        target => '/sig/orders', host => "127.0.0.1:$port",
+        target => "/sig/orders", host => "a.bench",
         nonce => sprintf('fill%011d%07d', $date, $_), date => $date)
         for 1 .. 80_000;
     close $f;
