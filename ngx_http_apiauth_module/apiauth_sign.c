@@ -620,8 +620,9 @@ apiauth_fold(unsigned char *out, const unsigned char *p, size_t len)
 
 
 /*
- * writes the canonical request into out, which holds at least
- * apiauth_canonical_request_bound(req) bytes, and returns its end
+ * writes the canonical request between out and last and returns its end;
+ * NULL when it does not fit or the request has more query parameters than
+ * are sorted (apiauth_canonical_request_bound(req) bytes always fit)
  */
 
 static unsigned char *
@@ -847,6 +848,11 @@ apiauth_sign_keyed(const apiauth_request_t *req, apiauth_scratch_t *scratch,
     if (end == NULL) {
         cap = apiauth_canonical_request_bound(req);
 
+        /* it had room: the request is refused, not written twice */
+        if (start && cap <= scratch->creq_cap) {
+            return -1;
+        }
+
         own = malloc(cap);
         if (own == NULL) {
             return -1;
@@ -865,8 +871,9 @@ apiauth_sign_keyed(const apiauth_request_t *req, apiauth_scratch_t *scratch,
     }
 
     /*
-     * the string to sign (apiauth_string_to_sign()), written in place: it
-     * is short and bounded, and fits in sts
+     * the string to sign, written in place: it is short and bounded, and
+     * fits in sts; apiauth_string_to_sign() writes the same for the tools
+     * (t/unit/test_sign.c checks that the two agree)
      */
 
     p = apiauth_cpy(sts, (const unsigned char *) APIAUTH_ALGORITHM "\n",

@@ -277,6 +277,8 @@ ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx, u_char *p,
      * characters malformed
      */
 
+    ctx->token_upper = 0;
+
     if (apiauth_unhex_lower(ctx->token, dot + 1, sizeof(ctx->token)) != 0) {
 
         if (apiauth_unhex(ctx->token, dot + 1, sizeof(ctx->token)) != 0) {
@@ -422,15 +424,16 @@ ngx_uint_t
 ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx)
 {
+    int                 rc;
     u_char             *q;
     u_char              mac[APIAUTH_SHA256_LEN];
     apiauth_request_t   req;
     apiauth_scratch_t   scratch;
 
     if (ctx->cred_type == NGX_HTTP_APIAUTH_TOKEN) {
-        return apiauth_mac_compare(ctx->token, sizeof(ctx->token),
-                                   ctx->key.secret, sizeof(ctx->key.secret))
-               == 0 && !ctx->token_upper
+        return (apiauth_mac_compare(ctx->token, sizeof(ctx->token),
+                                    ctx->key.secret, sizeof(ctx->key.secret))
+                == 0 && !ctx->token_upper)
                ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SECRET;
     }
 
@@ -470,17 +473,24 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     scratch.creq = ngx_http_apiauth_creq;
     scratch.creq_cap = sizeof(ngx_http_apiauth_creq);
 
+    rc = apiauth_sign_keyed(&req, &scratch, ctx->date.data, ctx->date.len,
+                            ctx->nonce.data, ctx->nonce.len, &ctx->key.hmac,
+                            mac);
+
+    /*
+     * the headers may be in the worker's array, which the next request
+     * overwrites: nothing reads them after this
+     */
+    ctx->headers = NULL;
+    ctx->nheaders = 0;
+
     /* more query parameters than we sort */
 
-    if (apiauth_sign_keyed(&req, &scratch, ctx->date.data, ctx->date.len,
-                           ctx->nonce.data, ctx->nonce.len, &ctx->key.hmac,
-                           mac)
-        != 0)
-    {
+    if (rc != 0) {
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
-    return apiauth_mac_compare(mac, sizeof(mac), ctx->auth.signature,
-                               APIAUTH_SHA256_LEN) == 0
+    return (apiauth_mac_compare(mac, sizeof(mac), ctx->auth.signature,
+                                APIAUTH_SHA256_LEN) == 0)
            ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SIGNATURE;
 }

@@ -280,10 +280,11 @@ ngx_http_apiauth_ctx_cleanup(void *data)
 
     /*
      * the key's secret does not outlive the request in freed pool memory:
-     * its bytes and its HMAC key, declared one after the other, in one call
+     * its bytes, its HMAC key, and a token's copy of the secret
      */
-    ngx_explicit_memzero(ctx->key.secret,
-                         (u_char *) (&ctx->key.hmac + 1) - ctx->key.secret);
+    ngx_explicit_memzero(ctx->key.secret, sizeof(ctx->key.secret));
+    ngx_explicit_memzero(&ctx->key.hmac, sizeof(ctx->key.hmac));
+    ngx_explicit_memzero(ctx->token, sizeof(ctx->token));
 }
 
 

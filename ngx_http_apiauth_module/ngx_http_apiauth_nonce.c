@@ -194,7 +194,7 @@ ngx_http_apiauth_nonce_bucket(ngx_http_apiauth_nonce_t *nonces, uint64_t h)
     b = &nonces->table[(uint64_t) (((unsigned __int128) h
                                     * nonces->sh->nbuckets) >> 64)];
 #else
-    b = &nonces->table[h % nonces->sh->nbuckets];
+    b = &nonces->table[(h >> 32) % nonces->sh->nbuckets];
 #endif
 
 #if (defined __GNUC__)

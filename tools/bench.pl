@@ -251,6 +251,10 @@ sub slice {
 
 sub row_result {
     my ($name, $ns, $reqs, $secs) = @_;
+    if ($reqs <= 0 || $secs <= 0) {
+        push @failures, "$name: no requests served";
+        ($reqs, $secs) = (1, 1);
+    }
     my %r = (name => $name, rps => $reqs / $secs, us => $ns / 1000 / $reqs);
     push @{ $runs{$name} }, \%r;
     printf "%-44s %10.0f %12.2f\n", $name, $r{rps}, $r{us};
@@ -336,12 +340,19 @@ sub sum_periods {
     return row_result($name, @s);
 }
 
+# a period without requests (wrk stalled) gives no pair, and fails the run
 sub pair_ratios {
     my ($twin, $row) = @_;
-    return map {
-        ($row->[$_]{ns} / $row->[$_]{reqs})
-            / ($twin->[$_]{ns} / $twin->[$_]{reqs})
-    } 0 .. $#$row;
+    my @r;
+    for my $i (0 .. $#$row) {
+        my ($tw, $rw) = ($twin->[$i], $row->[$i]);
+        if ($tw->{reqs} <= 0 || $rw->{reqs} <= 0 || $tw->{ns} <= 0) {
+            push @failures, "period pair $i served no requests";
+            next;
+        }
+        push @r, ($rw->{ns} / $rw->{reqs}) / ($tw->{ns} / $tw->{reqs});
+    }
+    return @r;
 }
 
 # a plain twin and an apiauth row in one run; paced (the targets), then
@@ -440,6 +451,7 @@ sub ratio {
 
 sub median {
     my @v = sort { $a <=> $b } @_;
+    return 0 unless @v;
     return $v[floor($#v / 2)] if @v % 2;
     return ($v[$#v / 2 - 0.5] + $v[$#v / 2 + 0.5]) / 2;
 }
