@@ -431,14 +431,9 @@ ngx_http_apiauth_in_scope(ngx_http_request_t *r, ngx_str_t *list,
 {
     ngx_str_t  name;
 
-    if (cv == NULL) {
-        ngx_str_null(&name);
+    ngx_str_null(&name);
 
-    } else if (cv->lengths == NULL) {
-        /* a name without variables, as ngx_http_complex_value() reads it */
-        name = cv->value;
-
-    } else if (ngx_http_complex_value(r, cv, &name) != NGX_OK) {
+    if (cv && ngx_http_complex_value(r, cv, &name) != NGX_OK) {
         return 0;
     }
 
