@@ -272,6 +272,13 @@ sub sleep_until {
     sleep $d if $d > 0;
 }
 
+# a run's length: the warm-up, up to two periods until an even one, the
+# pairs, and a second to spare
+sub run_secs {
+    my ($pairs) = @_;
+    return $WARMUP + (2 * $pairs + 2) * $PERIOD / 1000 + 1;
+}
+
 # one wrk run, a row and its twin in alternating periods (twin in the even
 # ones): per period, the worker's CPU time and the requests it served,
 # sampled after a guard at both ends so that no request of the other side
@@ -279,7 +286,7 @@ sub sleep_until {
 sub alternate {
     my ($file, $pace, $pairs, $perf, $other) = @_;
     my $p = $PERIOD / 1000;
-    my $run = $WARMUP + (2 * $pairs + 2) * $p + 1;
+    my $run = run_secs($pairs);
 
     open my $wrk, '-|', 'taskset', '-c', '1', 'wrk', '-t1', "-c$CONNS",
         '-d' . ceil($run) . 's', '-s', "$lua/alternate.lua",
@@ -356,7 +363,7 @@ sub pair_ratios {
 }
 
 # a plain twin and an apiauth row in one run; paced (the targets), then
-# flat out (for the record, half as many pairs)
+# flat out (for the record, a fifth as many pairs)
 sub pair {
     my ($plain_name, $name, $file_for, $target, $only) = @_;
     my ($pr, $ar);
@@ -364,7 +371,7 @@ sub pair {
     for my $pace ($only ? ($PACE) : ($PACE, 0)) {
         my $tag = $pace ? " (paced)" : " (flat out)";
         my $pairs = $pace ? $PAIRS : int(($PAIRS + 4) / 5);
-        my $secs = $WARMUP + (2 * $pairs + 2) * $PERIOD / 1000 + 1;
+        my $secs = run_secs($pairs);
 
         # requests the apiauth periods can take: a pace of P ms over 50
         # connections caps the rate; flat out, the previous pair's

@@ -18,14 +18,14 @@ int clock_gettime(int clock, bench_timespec *ts);
 local CLOCK_REALTIME = 0
 local ts = ffi.new("bench_timespec")
 local rows = { {}, {} }
-local next = { 0, 0 }
+local sent = { 0, 0 }
 local period, pause
 
 -- the twin's copies of a nonce pool: as many as a run can send at most
 -- in its twin's periods would be as large as the pool; these repeat
 local TWIN_MAX = 100000
 
-local function load(file)
+local function read_pool(file)
   local f = assert(io.open(file, "rb"))
   local data = f:read("*a")
   f:close()
@@ -38,14 +38,11 @@ local function load(file)
 end
 
 function init(args)
-  rows[2] = load(args[1])
+  rows[2] = read_pool(args[1])
   period = assert(tonumber(args[2]), "no period")
   pause = tonumber(args[3] or "0")
-  if pause == 0 then
-    pause = nil
-  end
   if args[4] then
-    rows[1] = load(args[4])
+    rows[1] = read_pool(args[4])
   else
     for i = 1, math.min(#rows[2], TWIN_MAX) do
       local req, n = rows[2][i]:gsub("\r\nHost: a%.bench\r\n",
@@ -61,11 +58,11 @@ function request()
   local ms = tonumber(ts.sec) * 1000 + math.floor(tonumber(ts.nsec) / 1e6)
   local k = math.floor(ms / period) % 2 + 1
   local pool = rows[k]
-  local i = next[k] + 1
+  local i = sent[k] + 1
   if i > #pool then
     i = 1
   end
-  next[k] = i
+  sent[k] = i
   return pool[i]
 end
 
