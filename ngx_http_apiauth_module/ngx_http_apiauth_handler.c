@@ -174,6 +174,16 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
         return ngx_http_apiauth_decide(r, ctx, alcf);
     }
 
+    /* the nonce's buckets are fetched from memory while the key is found */
+
+    if (ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE && alcf->replay
+        && ngx_http_apiauth_nonce_hash(amcf->nonce_zone, &ctx->access_key,
+                                       &ctx->nonce, ctx->nonce_hash)
+           == NGX_OK)
+    {
+        ctx->nonce_hashed = 1;
+    }
+
     rc = ngx_http_apiauth_cache_get(amcf->cache_zone, &ctx->access_key,
                                     &ctx->key, r->pool);
 
@@ -326,9 +336,22 @@ ngx_http_apiauth_fresh(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
 
-    rc = ngx_http_apiauth_nonce_remember(amcf->nonce_zone, &ctx->access_key,
-                                         &ctx->nonce, ctx->date_value,
-                                         amcf->max_skew, r->connection->log);
+    /* hashed already unless verified in a location without replay checks */
+
+    if (!ctx->nonce_hashed) {
+        if (ngx_http_apiauth_nonce_hash(amcf->nonce_zone, &ctx->access_key,
+                                        &ctx->nonce, ctx->nonce_hash)
+            != NGX_OK)
+        {
+            return NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
+        }
+
+        ctx->nonce_hashed = 1;
+    }
+
+    rc = ngx_http_apiauth_nonce_remember(amcf->nonce_zone, ctx->nonce_hash,
+                                         ctx->date_value, amcf->max_skew,
+                                         r->connection->log);
     switch (rc) {
 
     case NGX_OK:

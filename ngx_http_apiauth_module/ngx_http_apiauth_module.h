@@ -160,6 +160,7 @@ typedef struct {
     ngx_str_t                   date;
     ngx_str_t                   nonce;
     time_t                      date_value;
+    uint64_t                    nonce_hash[2];  /* where nonce_hashed */
     apiauth_header_t           *headers;
     ngx_uint_t                  nheaders;
 
@@ -173,6 +174,7 @@ typedef struct {
     unsigned                    refused:1;
     unsigned                    body_sent:1;
     unsigned                    have_key:1;
+    unsigned                    nonce_hashed:1;
     unsigned                    nonce_remembered:1;
     unsigned                    token_upper:1;  /* a token's secret */
 } ngx_http_apiauth_ctx_t;
@@ -224,9 +226,10 @@ ngx_int_t ngx_http_apiauth_key_copy(ngx_pool_t *pool,
 /* ngx_http_apiauth_nonce.c */
 ngx_shm_zone_t *ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);
+ngx_int_t ngx_http_apiauth_nonce_hash(ngx_shm_zone_t *zone, ngx_str_t *ak,
+    ngx_str_t *nonce, uint64_t hash[2]);
 ngx_int_t ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
-    ngx_str_t *ak, ngx_str_t *nonce, time_t date, time_t skew,
-    ngx_log_t *log);
+    uint64_t hash[2], time_t date, time_t skew, ngx_log_t *log);
 
 /* ngx_http_apiauth_lookup.c */
 ngx_int_t ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,

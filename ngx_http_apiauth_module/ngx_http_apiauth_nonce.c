@@ -44,6 +44,12 @@
  */
 #define NGX_HTTP_APIAUTH_NONCE_HEAD  256
 
+#if (defined __GNUC__)
+#define ngx_http_apiauth_prefetch_w(p)  __builtin_prefetch(p, 1)
+#else
+#define ngx_http_apiauth_prefetch_w(p)
+#endif
+
 
 /*
  * entry i is date[i] (X-Apiauth-Date; 0: free), tag1[i] (the low 32 bits
@@ -178,31 +184,18 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/*
- * the bucket of a 64-bit hash: its product with the number of buckets,
- * shifted, rather than a division; the lines a lookup reads are asked for
- * at once, so that four misses cost about one (the scan of one bucket
- * would otherwise wait for its lines before the next bucket is read)
- */
+/* the bucket of a 64-bit hash: its product with the number of buckets,
+ * shifted, rather than a division */
 
 static ngx_http_apiauth_nonce_bucket_t *
 ngx_http_apiauth_nonce_bucket(ngx_http_apiauth_nonce_t *nonces, uint64_t h)
 {
-    ngx_http_apiauth_nonce_bucket_t  *b;
-
 #if (defined __SIZEOF_INT128__)
-    b = &nonces->table[(uint64_t) (((unsigned __int128) h
-                                    * nonces->sh->nbuckets) >> 64)];
+    return &nonces->table[(uint64_t) (((unsigned __int128) h
+                                       * nonces->sh->nbuckets) >> 64)];
 #else
-    b = &nonces->table[(h >> 32) % nonces->sh->nbuckets];
+    return &nonces->table[(h >> 32) % nonces->sh->nbuckets];
 #endif
-
-#if (defined __GNUC__)
-    __builtin_prefetch(b->date, 1);
-    __builtin_prefetch(b->tag1);
-#endif
-
-    return b;
 }
 
 
@@ -234,26 +227,23 @@ ngx_http_apiauth_nonce_live(ngx_http_apiauth_nonce_bucket_t *b, time_t oldest,
 
 
 /*
- * returns NGX_OK when the nonce is new and now remembered, NGX_DECLINED
- * when it was seen, NGX_BUSY when both of its buckets are full of live
- * nonces; a nonce lives while any window accepts its date: the widest
- * skew the zone has seen (a reload may widen it), and a second more, as
- * workers read the clock each on its own
+ * the nonce's two SipHashes, computed as soon as the credentials are read;
+ * the lines of its two buckets, in a table far larger than the CPU's
+ * caches, are asked for now, so that they arrive while the signature is
+ * checked rather than when the nonce is remembered: every line the lookup
+ * reads, and both halves of the tags that an insertion writes (a store
+ * that misses would stall the unlock's fence)
  */
 
 ngx_int_t
-ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
-    ngx_str_t *nonce, time_t date, time_t skew, ngx_log_t *log)
+ngx_http_apiauth_nonce_hash(ngx_shm_zone_t *zone, ngx_str_t *ak,
+    ngx_str_t *nonce, uint64_t hash[2])
 {
-    time_t                            oldest;
-    uint32_t                          tag1;
-    uint64_t                          h1, h2, tag2;
-    ngx_int_t                         free1, free2, i;
-    ngx_uint_t                        live1, live2;
+    ngx_uint_t                        i;
     u_char                            msg[APIAUTH_ACCESS_KEY_MAX + 1
                                           + APIAUTH_NONCE_MAX];
     ngx_http_apiauth_nonce_t         *nonces;
-    ngx_http_apiauth_nonce_bucket_t  *b1, *b2, *b;
+    ngx_http_apiauth_nonce_bucket_t  *b;
 
     if (ak->len > APIAUTH_ACCESS_KEY_MAX || nonce->len > APIAUTH_NONCE_MAX) {
         return NGX_ERROR;
@@ -269,24 +259,58 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     /* the seed is set when the zone is made: read without the lock */
 
-    h1 = ngx_http_apiauth_siphash(&nonces->sh->seed[0], msg,
-                                  ak->len + 1 + nonce->len);
-    h2 = ngx_http_apiauth_siphash(&nonces->sh->seed[2], msg,
-                                  ak->len + 1 + nonce->len);
-
-    /* the bucket is read from the high bits, the tag from the low ones */
-    tag1 = (uint32_t) h1;
-    tag2 = h2;
-    free1 = -1;
-    free2 = -1;
+    hash[0] = ngx_http_apiauth_siphash(&nonces->sh->seed[0], msg,
+                                       ak->len + 1 + nonce->len);
+    hash[1] = ngx_http_apiauth_siphash(&nonces->sh->seed[2], msg,
+                                       ak->len + 1 + nonce->len);
 
     /* the table's size is set when the zone is made: no lock needed */
 
-    b1 = ngx_http_apiauth_nonce_bucket(nonces, h1);
-    b2 = ngx_http_apiauth_nonce_bucket(nonces, h2);
+    for (i = 0; i < 2; i++) {
+        b = ngx_http_apiauth_nonce_bucket(nonces, hash[i]);
+
+        ngx_http_apiauth_prefetch_w(b->date);
+        ngx_http_apiauth_prefetch_w(b->tag1);
+        ngx_http_apiauth_prefetch_w(b->tag2);
+        ngx_http_apiauth_prefetch_w(b->tag2 + NGX_HTTP_APIAUTH_NONCE_WAYS / 2);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * returns NGX_OK when the nonce is new and now remembered, NGX_DECLINED
+ * when it was seen, NGX_BUSY when both of its buckets are full of live
+ * nonces; a nonce lives while any window accepts its date: the widest
+ * skew the zone has seen (a reload may widen it), and a second more, as
+ * workers read the clock each on its own
+ */
+
+ngx_int_t
+ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, uint64_t hash[2],
+    time_t date, time_t skew, ngx_log_t *log)
+{
+    time_t                            oldest;
+    uint32_t                          tag1;
+    uint64_t                          tag2;
+    ngx_int_t                         free1, free2, i;
+    ngx_uint_t                        live1, live2;
+    ngx_http_apiauth_nonce_t         *nonces;
+    ngx_http_apiauth_nonce_bucket_t  *b1, *b2, *b;
+
+    nonces = zone->data;
+
+    /* the bucket is read from the high bits, the tag from the low ones */
+    tag1 = (uint32_t) hash[0];
+    tag2 = hash[1];
+    free1 = -1;
+    free2 = -1;
+
+    b1 = ngx_http_apiauth_nonce_bucket(nonces, hash[0]);
+    b2 = ngx_http_apiauth_nonce_bucket(nonces, hash[1]);
 
     ngx_shmtx_lock(&nonces->shpool->mutex);
-
     if (skew > nonces->sh->skew) {
         nonces->sh->skew = skew;
     }

@@ -77,6 +77,12 @@ $t->write_nginx_conf(nginx_conf(server => <<"EOF", servers => <<'EOF2'));
         location /open/ {
             try_files /nonexistent /tb\$uri;
         }
+        location /ra/ {
+            apiauth signature;
+            apiauth_interface ifa;
+            apiauth_replay_protection off;
+            try_files /nonexistent /tb\$uri;
+        }
 EOF
     server {
         listen 127.0.0.1:%%PORT_accel%%;
@@ -139,6 +145,18 @@ is_deeply([$r->{status}, $r->{body}, $r->{headers}{'x-seen-key'}],
 $r = send_signed($t, key => $a, target => '/open/x');
 expect_refused($t, $r, 'scope_denied',
     'and refuses a key out of its scope');
+
+# verified where replay protection is off, then redirected to where it is
+# on: the nonce is remembered there, once
+$r = send_signed($t, key => $ab, target => '/ra/x');
+is_deeply([$r->{status}, $r->{body}, $r->{headers}{'x-seen-key'}],
+    [200, "backend GET /tb/ra/x\n", $ab->{access_key}],
+    'try_files from a location without replay protection into one with it '
+    . 'admits a new nonce');
+expect_refused($t, resend($t, $r), 'replayed_nonce',
+    'and remembers it there: the same request again is a replay');
+$r = send_signed($t, key => $ab, target => '/ra/x');
+is($r->{status}, 200, 'while another nonce by the same way is admitted');
 
 $t->finish;
 done_testing;
