@@ -176,12 +176,13 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
 
     /* the nonce's buckets are fetched from memory while the key is found */
 
-    if (ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE && alcf->replay
-        && ngx_http_apiauth_nonce_hash(amcf->nonce_zone, &ctx->access_key,
-                                       &ctx->nonce, ctx->nonce_hash)
-           == NGX_OK)
-    {
-        ctx->nonce_hashed = 1;
+    if (ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE && alcf->replay) {
+        if (ngx_http_apiauth_nonce_hash(amcf->nonce_zone, &ctx->access_key,
+                                        &ctx->nonce, ctx->nonce_hash)
+            == NGX_OK)
+        {
+            ctx->nonce_hashed = 1;
+        }
     }
 
     rc = ngx_http_apiauth_cache_get(amcf->cache_zone, &ctx->access_key,

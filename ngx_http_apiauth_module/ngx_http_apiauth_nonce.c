@@ -184,8 +184,10 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/* the bucket of a 64-bit hash: its product with the number of buckets,
- * shifted, rather than a division */
+/*
+ * the bucket of a 64-bit hash: its product with the number of buckets,
+ * shifted, rather than a division
+ */
 
 static ngx_http_apiauth_nonce_bucket_t *
 ngx_http_apiauth_nonce_bucket(ngx_http_apiauth_nonce_t *nonces, uint64_t h)
@@ -310,7 +312,18 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, uint64_t hash[2],
     b1 = ngx_http_apiauth_nonce_bucket(nonces, hash[0]);
     b2 = ngx_http_apiauth_nonce_bucket(nonces, hash[1]);
 
+    /*
+     * asked for again: after a lookup in Redis the lines are long gone, and
+     * four misses one after the other would be paid under the lock
+     */
+
+    ngx_http_apiauth_prefetch_w(b1->date);
+    ngx_http_apiauth_prefetch_w(b1->tag1);
+    ngx_http_apiauth_prefetch_w(b2->date);
+    ngx_http_apiauth_prefetch_w(b2->tag1);
+
     ngx_shmtx_lock(&nonces->shpool->mutex);
+
     if (skew > nonces->sh->skew) {
         nonces->sh->skew = skew;
     }
