@@ -88,6 +88,8 @@ int ctl_dispatch(const ctl_cmd_t *cmds, const char *object, int argc,
 /* util.c */
 void ctl_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
+void ctl_fail_reply(redisReply *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
 void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void *ctl_alloc(size_t n);
 char *ctl_strdup(const char *s);
@@ -113,7 +115,7 @@ redisReply *ctl_script(const char *body, int nkeys, int argc,
     const char **argv);
 redisReply *ctl_scriptl(const char *body, int nkeys, ...)
     __attribute__((sentinel));
-void ctl_script_fail(redisReply *r);
+void ctl_script_fail(redisReply *r) __attribute__((noreturn));
 char *ctl_now(void);
 
 /* json.c */

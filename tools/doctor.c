@@ -385,9 +385,9 @@ do_init(int argc, char **argv)
         r = ctl_redis_cmd("HGET %s master_key_id", CTL_META);
 
         if (r->type == REDIS_REPLY_STRING) {
-            ctl_fail(CTL_EXIT_RUNTIME, "the key store at %s is initialised "
-                     "already, with master key id %s; use that key's file "
-                     "(--master-key)", ctl.addr, r->str);
+            ctl_fail_reply(r, CTL_EXIT_RUNTIME, "the key store at %s is "
+                           "initialised already, with master key id %s; use "
+                           "that key's file (--master-key)", ctl.addr, r->str);
         }
 
         freeReplyObject(r);

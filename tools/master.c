@@ -66,14 +66,14 @@ ctl_master_check(void)
     r = ctl_redis_cmd("HGET %s master_key_id", CTL_META);
 
     if (r->type != REDIS_REPLY_STRING) {
-        ctl_fail(CTL_EXIT_RUNTIME, "the key store at %s is not initialised; "
-                 "run \"apiauth-ctl init\"", ctl.addr);
+        ctl_fail_reply(r, CTL_EXIT_RUNTIME, "the key store at %s is not "
+                       "initialised; run \"apiauth-ctl init\"", ctl.addr);
     }
 
     if (strcmp(r->str, ctl.key_id) != 0) {
-        ctl_fail(CTL_EXIT_RUNTIME, "master key mismatch: \"%s\" has id %s, "
-                 "the key store at %s was initialised with id %s",
-                 ctl.master_path, ctl.key_id, ctl.addr, r->str);
+        ctl_fail_reply(r, CTL_EXIT_RUNTIME, "master key mismatch: \"%s\" has "
+                       "id %s, the key store at %s was initialised with id %s",
+                       ctl.master_path, ctl.key_id, ctl.addr, r->str);
     }
 
     freeReplyObject(r);

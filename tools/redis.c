@@ -273,8 +273,8 @@ ctl_redis_check(redisReply *r, const char *what)
     }
 
     if (r->type == REDIS_REPLY_ERROR) {
-        ctl_fail(CTL_EXIT_RUNTIME, "Redis at %s refused %s: %s",
-                 ctl.addr, what, r->str);
+        ctl_fail_reply(r, CTL_EXIT_RUNTIME, "Redis at %s refused %s: %s",
+                       ctl.addr, what, r->str);
     }
 }
 
@@ -384,18 +384,31 @@ ctl_script(const char *body, int nkeys, int argc, const char **argv)
 void
 ctl_script_fail(redisReply *r)
 {
-    char        *detail, code[32];
-    size_t       n;
+    char    *detail, code[32], str[1024];
+    size_t   n;
 
-    detail = strchr(r->str, ' ');
-    n = detail ? (size_t) (detail - r->str) : strlen(r->str);
+    /* the reply is freed here: a leak checker sees nothing left at exit */
+
+    n = strlen(r->str);
+
+    if (n >= sizeof(str)) {
+        n = sizeof(str) - 1;
+    }
+
+    memcpy(str, r->str, n);
+    str[n] = '\0';
+
+    freeReplyObject(r);
+
+    detail = strchr(str, ' ');
+    n = detail ? (size_t) (detail - str) : strlen(str);
     detail = detail ? detail + 1 : (char *) "";
 
     if (n >= sizeof(code)) {
         n = sizeof(code) - 1;
     }
 
-    memcpy(code, r->str, n);
+    memcpy(code, str, n);
     code[n] = '\0';
 
     if (strcmp(code, "NOINIT") == 0) {
@@ -450,7 +463,7 @@ ctl_script_fail(redisReply *r)
     }
 
     ctl_fail(CTL_EXIT_RUNTIME, "Redis at %s refused the change: %s",
-             ctl.addr, r->str);
+             ctl.addr, str);
 }
 
 
