@@ -21,23 +21,13 @@
 static int ctl_parse_digits(const char **p, int n, int *v);
 
 
-static void ctl_vfail(redisReply *r, int code, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0), noreturn));
+static void ctl_fail_exit(int code, const char *msg)
+    __attribute__((noreturn));
 
 
 static void
-ctl_vfail(redisReply *r, int code, const char *fmt, va_list ap)
+ctl_fail_exit(int code, const char *msg)
 {
-    char  msg[2048];
-
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-
-    /* the message may quote the reply: freed only once it is written */
-
-    if (r) {
-        freeReplyObject(r);
-    }
-
     fprintf(stderr, "apiauth-ctl: error: %s\n", msg);
 
     if (ctl.json) {
@@ -54,25 +44,36 @@ ctl_vfail(redisReply *r, int code, const char *fmt, va_list ap)
 void
 ctl_fail(int code, const char *fmt, ...)
 {
+    char     msg[2048];
     va_list  ap;
 
     va_start(ap, fmt);
-    ctl_vfail(NULL, code, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    ctl_fail_exit(code, msg);
 }
 
 
 /*
- * a failure that holds a reply frees it on the way out, so that a leak
- * checker sees nothing left behind whatever registers the compiler used
+ * a failure that holds a reply frees it on the way out, once the message
+ * that may quote it is written, so that a leak checker sees nothing left
+ * behind whatever registers the compiler kept it in
  */
 
 void
 ctl_fail_reply(redisReply *r, int code, const char *fmt, ...)
 {
+    char     msg[2048];
     va_list  ap;
 
     va_start(ap, fmt);
-    ctl_vfail(r, code, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+
+    freeReplyObject(r);
+
+    ctl_fail_exit(code, msg);
 }
 
 
