@@ -29,6 +29,8 @@ static ngx_int_t ngx_http_apiauth_refuse(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx) NGX_HTTP_APIAUTH_COLD;
 static ngx_uint_t ngx_http_apiauth_fresh(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+static ngx_int_t ngx_http_apiauth_hash_nonce(ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_main_conf_t *amcf);
 static ngx_uint_t ngx_http_apiauth_judge(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_uint_t ngx_http_apiauth_ip_allowed(ngx_http_request_t *r,
@@ -177,12 +179,8 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
     /* the nonce's buckets are fetched from memory while the key is found */
 
     if (ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE && alcf->replay) {
-        if (ngx_http_apiauth_nonce_hash(amcf->nonce_zone, &ctx->access_key,
-                                        &ctx->nonce, ctx->nonce_hash)
-            == NGX_OK)
-        {
-            ctx->nonce_hashed = 1;
-        }
+        /* a failure is met again, and refused, where the nonce is kept */
+        (void) ngx_http_apiauth_hash_nonce(ctx, amcf);
     }
 
     rc = ngx_http_apiauth_cache_get(amcf->cache_zone, &ctx->access_key,
@@ -339,15 +337,8 @@ ngx_http_apiauth_fresh(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
 
     /* hashed already unless verified in a location without replay checks */
 
-    if (!ctx->nonce_hashed) {
-        if (ngx_http_apiauth_nonce_hash(amcf->nonce_zone, &ctx->access_key,
-                                        &ctx->nonce, ctx->nonce_hash)
-            != NGX_OK)
-        {
-            return NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
-        }
-
-        ctx->nonce_hashed = 1;
+    if (ngx_http_apiauth_hash_nonce(ctx, amcf) != NGX_OK) {
+        return NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
     }
 
     rc = ngx_http_apiauth_nonce_remember(amcf->nonce_zone, ctx->nonce_hash,
@@ -367,6 +358,29 @@ ngx_http_apiauth_fresh(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     default: /* NGX_BUSY, NGX_ERROR */
         return NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
     }
+}
+
+
+/* the nonce's hashes, once per request, wherever they are first needed */
+
+static ngx_int_t
+ngx_http_apiauth_hash_nonce(ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_main_conf_t *amcf)
+{
+    if (ctx->nonce_hashed) {
+        return NGX_OK;
+    }
+
+    if (ngx_http_apiauth_nonce_hash(amcf->nonce_zone, &ctx->access_key,
+                                    &ctx->nonce, ctx->nonce_hash)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    ctx->nonce_hashed = 1;
+
+    return NGX_OK;
 }
 
 
