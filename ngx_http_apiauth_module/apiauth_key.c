@@ -70,17 +70,99 @@ apiauth_plain_name_check(const unsigned char *s, size_t len)
 }
 
 
-/* control characters would break tables, logs and the stream's fields */
+/*
+ * shortest forms only: an overlong "/" or a surrogate is how a filter that
+ * decodes differently from the next one is slipped past
+ */
+
+size_t
+apiauth_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    size_t    i, n;
+    uint32_t  c, min;
+
+    c = s[0];
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 2;
+        min = 0x80;
+        c &= 0x1f;
+
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        min = 0x800;
+        c &= 0x0f;
+
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        min = 0x10000;
+        c &= 0x07;
+
+    } else {
+        /* a continuation byte, 0xc0 and 0xc1 (overlong), or 0xf5-0xff */
+        return 0;
+    }
+
+    if (len < n) {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+        return 0;
+    }
+
+    *cp = c;
+
+    return n;
+}
+
+
+/*
+ * controls move the cursor or recolour a terminal, and break tables, logs
+ * and the stream's fields; bidirectional formatting characters reorder
+ * what follows them, so that a table shows another name than is stored
+ */
+
+int
+apiauth_text_forbidden(uint32_t cp)
+{
+    return cp < 0x20
+           || (cp >= 0x7f && cp <= 0x9f)
+           || cp == 0x061c
+           || cp == 0x200e || cp == 0x200f
+           || (cp >= 0x202a && cp <= 0x202e)
+           || (cp >= 0x2066 && cp <= 0x2069);
+}
+
 
 static int
 apiauth_text_check(const unsigned char *s, size_t len)
 {
-    size_t  i;
+    size_t    n;
+    uint32_t  cp;
 
-    for (i = 0; i < len; i++) {
-        if (s[i] < 0x20 || s[i] == 0x7f) {
+    while (len) {
+        n = apiauth_utf8_decode(s, len, &cp);
+
+        if (n == 0 || apiauth_text_forbidden(cp)) {
             return -1;
         }
+
+        s += n;
+        len -= n;
     }
 
     return 0;

@@ -54,7 +54,8 @@ refused(['key', 'create', '--name', 'x', '--access-key', "caf\xc3\xa9Key1"],
     $rule, 'accessKey with non-ASCII');
 refused(['key', 'show', 'a b c d e f'], $rule, 'show of a bad accessKey');
 refused(['key', 'create', '--name', ''], qr/invalid key name/, 'empty name');
-refused(['key', 'create', '--name', "a\tb"], qr/no control characters/,
+refused(['key', 'create', '--name', "a\tb"],
+    qr/without control or bidirectional formatting characters/,
     'name with a tab');
 refused(['key', 'create', '--name', 'n' x 129], qr/1 to 128 bytes/,
     'name of 129 bytes');
