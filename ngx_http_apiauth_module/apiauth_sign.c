@@ -198,10 +198,11 @@ apiauth_auth_parse(const unsigned char *s, size_t len, apiauth_auth_t *a)
 
         if (apiauth_name_is(name, n, "Signature")) {
 
-            /* 64 hex digits, decoded as they are read */
+            /* 64 lower-case hex digits, decoded as they are read */
 
             if ((seen & 4) || (size_t) (end - val) < 2 * APIAUTH_SHA256_LEN
-                || apiauth_unhex(a->signature, val, APIAUTH_SHA256_LEN) != 0)
+                || apiauth_unhex_lower(a->signature, val, APIAUTH_SHA256_LEN)
+                   != 0)
             {
                 return -1;
             }

@@ -959,6 +959,14 @@ static const refuse_case_t  auth_refused[] = {
       "a Signature of 62 hex digits" },
     { AUTH "0", "a Signature of 65 hex digits" },
     { "APIAUTH-HMAC-SHA256 Credential=AK1234567890, SignedHeaders=" SIGNED3
+      ", Signature=4846D1E3ECB3741F4FD7399F6FF1FA8A"
+      "3E6655E9BC8FEDB3751C4846B18D3840",
+      "an upper-case Signature (hex is lower case)" },
+    { "APIAUTH-HMAC-SHA256 Credential=AK1234567890, SignedHeaders=" SIGNED3
+      ", Signature=4846d1e3ecb3741f4fd7399f6ff1fa8a"
+      "3e6655e9bc8fedb3751c4846b18d384A",
+      "one upper-case digit in the Signature" },
+    { "APIAUTH-HMAC-SHA256 Credential=AK1234567890, SignedHeaders=" SIGNED3
       ", Signature=", "an empty Signature" },
     { AUTH ",", "a trailing comma" },
     { "APIAUTH-HMAC-SHA256 , Credential=AK1234567890, SignedHeaders="
