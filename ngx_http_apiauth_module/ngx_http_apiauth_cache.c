@@ -46,6 +46,7 @@ struct ngx_http_apiauth_cache_node_s {
     uint32_t                        interfaces_len;
     ngx_msec_t                      fresh_until;
     time_t                          expires;
+    time_t                          warned;        /* cache_warn() */
     u_char                          secret[APIAUTH_SECRET_LEN / 2];
     apiauth_hmac_key_t              hmac;
     u_char                          data[1];       /* ak, name, apps,
@@ -338,6 +339,7 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
 {
     u_char                          *p;
     size_t                           size;
+    time_t                           warned;
     uint64_t                         hash;
     ngx_uint_t                       tries;
     ngx_http_apiauth_cache_t        *cache;
@@ -357,7 +359,10 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     hash = ngx_http_apiauth_siphash(cache->sh->seed, ak->data, ak->len);
 
     cn = ngx_http_apiauth_cache_find(cache, ak, hash);
+    warned = 0;
+
     if (cn) {
+        warned = cn->warned;
         ngx_http_apiauth_cache_delete(cache, cn);
     }
 
@@ -420,6 +425,7 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     cn->hash = (uint32_t) hash;
     cn->ak_len = (u_char) ak->len;
+    cn->warned = warned;
     p = ngx_cpymem(cn->data, ak->data, ak->len);
 
     if (key == NULL) {
@@ -461,6 +467,44 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     *bucket = cn;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/*
+ * returns 1 when a warning about a cached key is due: at most once a
+ * period, across workers and lookups, while the key stays cached
+ */
+
+ngx_uint_t
+ngx_http_apiauth_cache_warn(ngx_shm_zone_t *zone, ngx_str_t *ak,
+    time_t period)
+{
+    time_t                          now;
+    ngx_uint_t                      due;
+    ngx_http_apiauth_cache_t       *cache;
+    ngx_http_apiauth_cache_node_t  *cn;
+
+    cache = zone->data;
+    now = ngx_time();
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cn = ngx_http_apiauth_cache_find(cache, ak,
+                                     ngx_http_apiauth_siphash(cache->sh->seed,
+                                                              ak->data,
+                                                              ak->len));
+
+    /* a key too large to cache is warned about at each lookup */
+
+    due = (cn == NULL || now - cn->warned >= period);
+
+    if (cn && due) {
+        cn->warned = now;
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return due;
 }
 
 

@@ -4,13 +4,17 @@
  *
  * Credentials: a signature (Authorization: APIAUTH-HMAC-SHA256 ...) or a
  * token (Authorization: Bearer AK.SECRET, X-Api-Key: AK.SECRET).  Parsing
- * needs no key; verifying needs the key's secret.
+ * needs no key; verifying needs the key's secret.  An accessKey that does
+ * not exist is verified against a decoy key all the same, so that its
+ * refusal costs what a wrong signature costs.
  */
 
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+
+#include <openssl/rand.h>
 
 #include "ngx_http_apiauth_module.h"
 
@@ -34,7 +38,9 @@ static void ngx_http_apiauth_scan(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_sent_t *sent);
 static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
-    u_char *p, size_t len);
+    ngx_table_elt_t *h, u_char *p, size_t len);
+static ngx_uint_t ngx_http_apiauth_authority(ngx_http_request_t *r);
+static void ngx_http_apiauth_trim(ngx_str_t *v);
 static apiauth_header_t *ngx_http_apiauth_many_headers(ngx_http_request_t *r,
     ngx_uint_t nheaders) NGX_HTTP_APIAUTH_COLD;
 
@@ -61,6 +67,9 @@ static u_char           ngx_http_apiauth_path[NGX_HTTP_APIAUTH_PATH_SIZE];
 /* the headers of the request being parsed, as the signature code takes them */
 static apiauth_header_t  ngx_http_apiauth_headers[NGX_HTTP_APIAUTH_HEADERS];
 
+/* the key an unknown accessKey is verified with: drawn by each worker */
+static ngx_http_apiauth_key_t  ngx_http_apiauth_decoy;
+
 
 /* "Bearer " in any case (RFC 9110: schemes are case-insensitive) */
 
@@ -81,6 +90,28 @@ ngx_http_apiauth_is_bearer(u_char *p, size_t len)
     }
 
     return 1;
+}
+
+
+/*
+ * nginx trims the spaces that end a header value, not the tabs: both are
+ * white space around a value (RFC 9110 5.5), as the canonical request
+ * folds them
+ */
+
+static void
+ngx_http_apiauth_trim(ngx_str_t *v)
+{
+    while (v->len && (v->data[0] == ' ' || v->data[0] == '\t')) {
+        v->data++;
+        v->len--;
+    }
+
+    while (v->len
+           && (v->data[v->len - 1] == ' ' || v->data[v->len - 1] == '\t'))
+    {
+        v->len--;
+    }
 }
 
 
@@ -184,8 +215,7 @@ ngx_uint_t
 ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_uint_t mode)
 {
-    u_char                   *p;
-    size_t                    len;
+    ngx_str_t                 v;
     ngx_uint_t                sig, bearer;
     ngx_table_elt_t          *auth;
     ngx_http_apiauth_sent_t   sent;
@@ -222,22 +252,18 @@ ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
 
         if (bearer) {
             ctx->cred_type = NGX_HTTP_APIAUTH_TOKEN;
-            p = auth->value.data + 7;
-            len = auth->value.len - 7;
+            v.data = auth->value.data + 7;
+            v.len = auth->value.len - 7;
 
-            while (len && *p == ' ') {
-                p++;
-                len--;
-            }
-
-            return ngx_http_apiauth_parse_token(ctx, p, len);
+            return ngx_http_apiauth_parse_token(ctx, auth, v.data, v.len);
         }
 
         /* another scheme's Authorization may be meant for the upstream */
 
         if (sent.api_key && !sig) {
             ctx->cred_type = NGX_HTTP_APIAUTH_TOKEN;
-            return ngx_http_apiauth_parse_token(ctx, sent.api_key->value.data,
+            return ngx_http_apiauth_parse_token(ctx, sent.api_key,
+                                                sent.api_key->value.data,
                                                 sent.api_key->value.len);
         }
     }
@@ -251,10 +277,18 @@ ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
 
 
 static ngx_uint_t
-ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx, u_char *p,
-    size_t len)
+ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx, ngx_table_elt_t *h,
+    u_char *p, size_t len)
 {
-    u_char  *dot;
+    u_char     *dot;
+    ngx_str_t   v;
+
+    v.data = p;
+    v.len = len;
+    ngx_http_apiauth_trim(&v);
+
+    p = v.data;
+    len = v.len;
 
     dot = ngx_strlchr(p, p + len, '.');
     if (dot == NULL) {
@@ -271,22 +305,13 @@ ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx, u_char *p,
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
-    /*
-     * the secret's bytes, compared with the key's as bytes; a secret is
-     * lower-case hex, so upper-case digits are a wrong secret, and other
-     * characters malformed
-     */
-
-    ctx->token_upper = 0;
+    /* the secret's bytes, compared with the key's; hex is lower case */
 
     if (apiauth_unhex_lower(ctx->token, dot + 1, sizeof(ctx->token)) != 0) {
-
-        if (apiauth_unhex(ctx->token, dot + 1, sizeof(ctx->token)) != 0) {
-            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
-        }
-
-        ctx->token_upper = 1;
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
+
+    ctx->cred_header = h;
 
     return NGX_HTTP_APIAUTH_OK;
 }
@@ -296,6 +321,7 @@ static ngx_uint_t
 ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_sent_t *sent)
 {
+    ngx_str_t          date_text, nonce, hash;
     ngx_uint_t         n;
     long long          date;
     apiauth_header_t  *hs;
@@ -317,27 +343,40 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
     ctx->access_key.data = (u_char *) ctx->auth.credential;
     ctx->access_key.len = ctx->auth.credential_len;
 
-    if (sent->date == NULL || sent->nonce == NULL
-        || apiauth_date_parse(sent->date->value.data, sent->date->value.len,
-                              &date) != 0
-        || apiauth_nonce_check(sent->nonce->value.data,
-                               sent->nonce->value.len) != 0)
+    if (sent->date == NULL || sent->nonce == NULL) {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    date_text = sent->date->value;
+    nonce = sent->nonce->value;
+    ngx_http_apiauth_trim(&date_text);
+    ngx_http_apiauth_trim(&nonce);
+
+    if (apiauth_date_parse(date_text.data, date_text.len, &date) != 0
+        || apiauth_nonce_check(nonce.data, nonce.len) != 0)
     {
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
     /* the body's hash is 64 lowercase hex digits, nothing else */
 
-    if (sent->content_sha256
-        && apiauth_hash_hex_check(sent->content_sha256->value.data,
-                                  sent->content_sha256->value.len) != 0)
-    {
+    if (sent->content_sha256) {
+        hash = sent->content_sha256->value;
+        ngx_http_apiauth_trim(&hash);
+
+        if (apiauth_hash_hex_check(hash.data, hash.len) != 0) {
+            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+        }
+    }
+
+    if (ngx_http_apiauth_authority(r) != NGX_HTTP_APIAUTH_OK) {
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
-    ctx->date = sent->date->value;
-    ctx->nonce = sent->nonce->value;
+    ctx->date = date_text;
+    ctx->nonce = nonce;
     ctx->date_value = (time_t) date;
+    ctx->cred_header = sent->authorization;
 
     /*
      * the headers as sent, with nginx's lower-cased names: in the worker's
@@ -364,6 +403,46 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
                                      ctx->auth.signed_headers_len, hs, n)
         != 0)
     {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    return NGX_HTTP_APIAUTH_OK;
+}
+
+
+/*
+ * nginx picks the virtual server from the authority of an absolute-form
+ * request line ("GET http://host/path"), not from Host: the signed Host
+ * must name the same host and port, or a request signed for one server
+ * would be served by another
+ */
+
+static ngx_uint_t
+ngx_http_apiauth_authority(ngx_http_request_t *r)
+{
+    ngx_str_t  authority, host;
+
+    if (r->host_start == NULL || r->host_end == NULL) {
+        return NGX_HTTP_APIAUTH_OK;
+    }
+
+    authority.data = r->host_start;
+    authority.len = (r->port_end ? r->port_end : r->host_end)
+                    - r->host_start;
+
+    if (r->headers_in.host == NULL) {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
+
+    host = r->headers_in.host->value;
+    ngx_http_apiauth_trim(&host);
+
+    if (host.len != authority.len
+        || ngx_strncasecmp(host.data, authority.data, host.len) != 0)
+    {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "apiauth: request line names \"%V\", Host \"%V\"",
+                       &authority, &host);
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
@@ -422,7 +501,7 @@ ngx_http_apiauth_credentials_keep(ngx_http_request_t *r,
 
 ngx_uint_t
 ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
-    ngx_http_apiauth_ctx_t *ctx)
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_key_t *key)
 {
     int                 rc;
     u_char             *q;
@@ -432,8 +511,8 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
 
     if (ctx->cred_type == NGX_HTTP_APIAUTH_TOKEN) {
         return (apiauth_mac_compare(ctx->token, sizeof(ctx->token),
-                                    ctx->key.secret, sizeof(ctx->key.secret))
-                == 0 && !ctx->token_upper)
+                                    key->secret, sizeof(key->secret))
+                == 0)
                ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SECRET;
     }
 
@@ -474,8 +553,7 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     scratch.creq_cap = sizeof(ngx_http_apiauth_creq);
 
     rc = apiauth_sign_keyed(&req, &scratch, ctx->date.data, ctx->date.len,
-                            ctx->nonce.data, ctx->nonce.len, &ctx->key.hmac,
-                            mac);
+                            ctx->nonce.data, ctx->nonce.len, &key->hmac, mac);
 
     /*
      * the headers may be in the worker's array, which the next request
@@ -493,4 +571,111 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     return (apiauth_mac_compare(mac, sizeof(mac), ctx->auth.signature,
                                 APIAUTH_SHA256_LEN) == 0)
            ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SIGNATURE;
+}
+
+
+/*
+ * each worker draws its decoy: nobody can compute a signature it would
+ * admit, and nothing admits one anyway (see credentials_decoy())
+ */
+
+ngx_int_t
+ngx_http_apiauth_credentials_init(ngx_cycle_t *cycle)
+{
+    u_char     secret[APIAUTH_SECRET_LEN];
+    ngx_int_t  rc;
+
+    if (RAND_bytes(ngx_http_apiauth_decoy.secret,
+                   sizeof(ngx_http_apiauth_decoy.secret))
+        != 1)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "apiauth: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
+    apiauth_hex(secret, ngx_http_apiauth_decoy.secret,
+                sizeof(ngx_http_apiauth_decoy.secret));
+
+    rc = apiauth_hmac_key(&ngx_http_apiauth_decoy.hmac, secret,
+                          sizeof(secret)) == 0 ? NGX_OK : NGX_ERROR;
+
+    ngx_explicit_memzero(secret, sizeof(secret));
+
+    return rc;
+}
+
+
+/*
+ * an accessKey that does not exist costs what a wrong signature or secret
+ * of one that does costs: the canonical request hashed, a MAC computed and
+ * compared, its verdict thrown away
+ */
+
+void
+ngx_http_apiauth_credentials_decoy(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx)
+{
+    (void) ngx_http_apiauth_credentials_verify(r, ctx,
+                                               &ngx_http_apiauth_decoy);
+}
+
+
+/*
+ * a verified credential does not go upstream, where it could be logged: a
+ * new header list without it; the old one's elements stay where they are,
+ * so that pointers other modules keep into it stay valid
+ */
+
+ngx_int_t
+ngx_http_apiauth_credentials_hide(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx)
+{
+    ngx_uint_t        i, n;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *e;
+
+    n = 0;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        n += part->nelts;
+    }
+
+    if (ngx_list_init(&headers, r->pool, n ? n : 1, sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (&h[i] == ctx->cred_header) {
+                continue;
+            }
+
+            e = ngx_list_push(&headers);
+            if (e == NULL) {
+                return NGX_ERROR;
+            }
+
+            *e = h[i];
+        }
+    }
+
+    r->headers_in.headers = headers;
+
+    if (r->headers_in.authorization == ctx->cred_header) {
+        r->headers_in.authorization = NULL;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "apiauth: \"%V\" hidden from the upstream",
+                   &ctx->cred_header->key);
+
+    ctx->cred_header = NULL;
+
+    return NGX_OK;
 }

@@ -6,7 +6,9 @@
  * request itself, so that satisfy, error_page and auth_delay work as with
  * auth_basic.  It is entered again after NGX_AGAIN (a lookup answered) and
  * after internal redirects; the credentials are judged once per request,
- * the key's status, expiry, whitelist and scope once per location.
+ * the key's status, expiry, whitelist and scope once per location, and the
+ * nonce is remembered last, once, for a request that every other check
+ * admitted: a key that may not call cannot fill the nonce zone.
  */
 
 
@@ -27,7 +29,7 @@ static ngx_int_t ngx_http_apiauth_decide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_refuse(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx) NGX_HTTP_APIAUTH_COLD;
-static ngx_uint_t ngx_http_apiauth_fresh(ngx_http_request_t *r,
+static ngx_uint_t ngx_http_apiauth_replay(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_hash_nonce(ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_main_conf_t *amcf);
@@ -84,6 +86,7 @@ ngx_http_apiauth_handler(ngx_http_request_t *r)
             return ngx_http_apiauth_verify(r, ctx, alcf);
 
         case NGX_HTTP_APIAUTH_KEY_UNKNOWN:
+            ngx_http_apiauth_credentials_decoy(r, ctx);
             ctx->cred_reason = NGX_HTTP_APIAUTH_UNKNOWN_KEY;
             break;
 
@@ -193,6 +196,7 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
         return ngx_http_apiauth_verify(r, ctx, alcf);
 
     case NGX_DONE:
+        ngx_http_apiauth_credentials_decoy(r, ctx);
         ctx->cred_reason = NGX_HTTP_APIAUTH_UNKNOWN_KEY;
         ctx->state = NGX_HTTP_APIAUTH_STATE_DONE;
         return ngx_http_apiauth_decide(r, ctx, alcf);
@@ -231,7 +235,7 @@ static ngx_int_t
 ngx_http_apiauth_verify(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_loc_conf_t *alcf)
 {
-    ctx->cred_reason = ngx_http_apiauth_credentials_verify(r, ctx);
+    ctx->cred_reason = ngx_http_apiauth_credentials_verify(r, ctx, &ctx->key);
     ctx->state = NGX_HTTP_APIAUTH_STATE_DONE;
 
     return ngx_http_apiauth_decide(r, ctx, alcf);
@@ -243,10 +247,18 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_loc_conf_t *alcf)
 {
     if (ctx->cred_reason == NGX_HTTP_APIAUTH_OK) {
-        ctx->reason = ngx_http_apiauth_fresh(r, ctx, alcf);
+        ctx->reason = ngx_http_apiauth_judge(r, ctx, alcf);
 
         if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
-            ctx->reason = ngx_http_apiauth_judge(r, ctx, alcf);
+            ctx->reason = ngx_http_apiauth_replay(r, ctx, alcf);
+        }
+
+        /* a proven credential is real: refused or not, it stays here */
+
+        if (alcf->hide && ctx->cred_header
+            && ngx_http_apiauth_credentials_hide(r, ctx) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
     } else {
@@ -303,33 +315,23 @@ ngx_http_apiauth_refuse(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx)
 
 
 /*
- * a proven signature is also fresh for this location: its date within this
- * location's window, and its nonce remembered once, where the first
- * location that asks for replay protection sees it; only a request that
- * proves its key burns the nonce, so a forger cannot spend a genuine one
+ * the nonce of a signature this location admits is remembered once, where
+ * the first location that asks for replay protection sees it; only a
+ * request that proves its key and passes every other check burns the
+ * nonce, so that neither a forger nor a key that may not call can spend or
+ * hoard one
  */
 
 static ngx_uint_t
-ngx_http_apiauth_fresh(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
+ngx_http_apiauth_replay(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_loc_conf_t *alcf)
 {
-    time_t                         now;
     ngx_int_t                      rc;
     ngx_http_apiauth_main_conf_t  *amcf;
 
-    if (ctx->cred_type != NGX_HTTP_APIAUTH_SIGNATURE) {
-        return NGX_HTTP_APIAUTH_OK;
-    }
-
-    now = ngx_time();
-
-    if (ctx->date_value < now - alcf->clock_skew
-        || ctx->date_value > now + alcf->clock_skew)
+    if (ctx->cred_type != NGX_HTTP_APIAUTH_SIGNATURE
+        || !alcf->replay || ctx->nonce_remembered)
     {
-        return NGX_HTTP_APIAUTH_CLOCK_SKEW;
-    }
-
-    if (!alcf->replay || ctx->nonce_remembered) {
         return NGX_HTTP_APIAUTH_OK;
     }
 
@@ -341,8 +343,9 @@ ngx_http_apiauth_fresh(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
         return NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
     }
 
-    rc = ngx_http_apiauth_nonce_remember(amcf->nonce_zone, ctx->nonce_hash,
+    rc = ngx_http_apiauth_nonce_remember(amcf->nonce_zone, &ctx->nonce_id,
                                          ctx->date_value, amcf->max_skew,
+                                         &ctx->access_key,
                                          r->connection->log);
     switch (rc) {
 
@@ -355,7 +358,7 @@ ngx_http_apiauth_fresh(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
         ctx->cred_reason = NGX_HTTP_APIAUTH_REPLAYED_NONCE;
         return NGX_HTTP_APIAUTH_REPLAYED_NONCE;
 
-    default: /* NGX_BUSY, NGX_ERROR */
+    default: /* NGX_BUSY, NGX_ABORT, NGX_ERROR */
         return NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
     }
 }
@@ -372,7 +375,7 @@ ngx_http_apiauth_hash_nonce(ngx_http_apiauth_ctx_t *ctx,
     }
 
     if (ngx_http_apiauth_nonce_hash(amcf->nonce_zone, &ctx->access_key,
-                                    &ctx->nonce, ctx->nonce_hash)
+                                    &ctx->nonce, &ctx->nonce_id)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -384,21 +387,33 @@ ngx_http_apiauth_hash_nonce(ngx_http_apiauth_ctx_t *ctx,
 }
 
 
-/* after the credentials hold: nothing here tells a stranger about a key */
+/*
+ * after the credentials hold: nothing here tells a stranger about a key;
+ * a signature's date must also be within this location's window
+ */
 
 static ngx_uint_t
 ngx_http_apiauth_judge(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_loc_conf_t *alcf)
 {
+    time_t                   now;
     ngx_http_apiauth_key_t  *key;
 
     key = &ctx->key;
+    now = ngx_time();
+
+    if (ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE
+        && (ctx->date_value < now - alcf->clock_skew
+            || ctx->date_value > now + alcf->clock_skew))
+    {
+        return NGX_HTTP_APIAUTH_CLOCK_SKEW;
+    }
 
     if (!key->enabled) {
         return NGX_HTTP_APIAUTH_DISABLED_KEY;
     }
 
-    if (key->expires && key->expires <= ngx_time()) {
+    if (key->expires && key->expires <= now) {
         return NGX_HTTP_APIAUTH_EXPIRED_KEY;
     }
 

@@ -40,8 +40,7 @@ static ngx_http_apiauth_main_conf_t  *ngx_http_apiauth_lookup_conf;
 static ngx_log_t                     *ngx_http_apiauth_lookup_log;
 
 /* a record's whitelist, parsed once per reply: workers are one thread */
-static apiauth_ip_entry_t  ngx_http_apiauth_lookup_ips[
-                                                NGX_HTTP_APIAUTH_MAX_IPS];
+static apiauth_ip_entry_t  ngx_http_apiauth_lookup_ips[APIAUTH_IPS_MAX];
 
 
 ngx_int_t
@@ -152,6 +151,16 @@ ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
     if (result == NGX_HTTP_APIAUTH_KEY_FOUND) {
         ngx_http_apiauth_cache_put(amcf->cache_zone, &lk->sn.str, &key,
                                    ngx_http_apiauth_lookup_log);
+
+        /* once a minute per key, not once a lookup */
+
+        if (key.bad_expires
+            && ngx_http_apiauth_cache_warn(amcf->cache_zone, &lk->sn.str, 60))
+        {
+            ngx_log_error(NGX_LOG_ERR, ngx_http_apiauth_lookup_log, 0,
+                          "apiauth: key \"%V\" in Redis has a malformed "
+                          "expiry: refusing it as expired", &lk->sn.str);
+        }
 
     } else if (result == NGX_HTTP_APIAUTH_KEY_UNKNOWN) {
         ngx_http_apiauth_cache_put(amcf->cache_zone, &lk->sn.str, NULL,
@@ -266,7 +275,7 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
         } else if (f.len == 3 && ngx_strncmp(f.data, "ips", 3) == 0) {
             n = apiauth_ip_list_parse(v.data, v.len,
                                       ngx_http_apiauth_lookup_ips,
-                                      NGX_HTTP_APIAUTH_MAX_IPS);
+                                      APIAUTH_IPS_MAX);
             if (n < 0) {
                 goto malformed;
             }
@@ -304,11 +313,21 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
         goto malformed;
     }
 
-    if (expires.len) {
+    /*
+     * an expiry that is there but malformed, or at or before 1970, is
+     * expired: a security check never reads it as "never", and a key that
+     * can be refused for what it is must not be refused for Redis
+     */
+
+    if (expires.data) {
         key->expires = ngx_atotm(expires.data, expires.len);
 
         if (key->expires == NGX_ERROR) {
-            goto malformed;
+            key->bad_expires = 1;
+            key->expires = 1;
+
+        } else if (key->expires <= 0) {
+            key->expires = 1;
         }
     }
 

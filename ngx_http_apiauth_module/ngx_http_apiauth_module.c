@@ -118,6 +118,13 @@ static ngx_command_t  ngx_http_apiauth_commands[] = {
       offsetof(ngx_http_apiauth_loc_conf_t, replay),
       NULL },
 
+    { ngx_string("apiauth_hide_credentials"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, hide),
+      NULL },
+
       ngx_null_command
 };
 
@@ -416,6 +423,7 @@ ngx_http_apiauth_create_loc_conf(ngx_conf_t *cf)
     conf->mode = NGX_CONF_UNSET_UINT;
     conf->clock_skew = NGX_CONF_UNSET;
     conf->replay = NGX_CONF_UNSET;
+    conf->hide = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -432,6 +440,7 @@ ngx_http_apiauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->mode, prev->mode, NGX_HTTP_APIAUTH_OFF);
     ngx_conf_merge_sec_value(conf->clock_skew, prev->clock_skew, 300);
     ngx_conf_merge_value(conf->replay, prev->replay, 1);
+    ngx_conf_merge_value(conf->hide, prev->hide, 1);
 
     if (conf->app == NULL) {
         conf->app = prev->app;
@@ -804,7 +813,7 @@ ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     name.len = 0;
     size = 0;
     ttl = 30000;
-    negative_ttl = 5000;
+    negative_ttl = NGX_CONF_UNSET_MSEC;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
@@ -872,6 +881,12 @@ ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    /*
+     * unknown accessKeys live as long as keys do: a shorter life would
+     * tell a prober which accessKeys exist (docs/errors.md)
+     */
+    ngx_conf_init_msec_value(negative_ttl, ttl);
+
     if (zone == &((ngx_http_apiauth_main_conf_t *) p)->cache_zone) {
         *zone = ngx_http_apiauth_cache_add(cf, &name, size, ttl,
                                            negative_ttl);
@@ -920,7 +935,7 @@ ngx_http_apiauth_init(ngx_conf_t *cf)
         ngx_str_set(&name, "apiauth_cache");
         amcf->cache_zone = ngx_http_apiauth_cache_add(cf, &name,
                                                   NGX_HTTP_APIAUTH_CACHE_SIZE,
-                                                  30000, 5000);
+                                                  30000, 30000);
         if (amcf->cache_zone == NULL) {
             return NGX_ERROR;
         }
@@ -977,7 +992,9 @@ ngx_http_apiauth_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_apiauth_lookup_init(cycle, amcf) != NGX_OK) {
+    if (ngx_http_apiauth_lookup_init(cycle, amcf) != NGX_OK
+        || ngx_http_apiauth_credentials_init(cycle) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -59,9 +59,6 @@
 #define NGX_HTTP_APIAUTH_KEY_UNAVAILABLE 2
 
 
-#define NGX_HTTP_APIAUTH_MAX_IPS         1024
-
-
 /*
  * rare paths (refusals, lookups): the compiler keeps them apart from the
  * code every admitted request runs, which then fits in fewer cache lines
@@ -88,8 +85,10 @@ typedef struct {
     ngx_str_t                   interfaces;
     apiauth_ip_entry_t         *ips;
     ngx_uint_t                  nips;
-    time_t                      expires;        /* 0: never */
+    /* 0: never; a stored time at or before 1970, or malformed: 1 */
+    time_t                      expires;
     ngx_uint_t                  enabled;
+    ngx_uint_t                  bad_expires;    /* to be logged */
     /* the secret's bytes (tokens), and its HMAC key prepared (signatures) */
     u_char                      secret[APIAUTH_SECRET_LEN / 2];
     apiauth_hmac_key_t          hmac;
@@ -133,7 +132,15 @@ typedef struct {
     ngx_http_complex_value_t   *interface;
     time_t                      clock_skew;
     ngx_flag_t                  replay;
+    ngx_flag_t                  hide;
 } ngx_http_apiauth_loc_conf_t;
+
+
+/* a nonce as the zone knows it: keyed digests, never the nonce itself */
+typedef struct {
+    uint64_t                    hash[2];        /* of accessKey and nonce */
+    uint32_t                    key;            /* of the accessKey */
+} ngx_http_apiauth_nonce_id_t;
 
 
 typedef struct ngx_http_apiauth_lookup_s  ngx_http_apiauth_lookup_t;
@@ -160,9 +167,12 @@ typedef struct {
     ngx_str_t                   date;
     ngx_str_t                   nonce;
     time_t                      date_value;
-    uint64_t                    nonce_hash[2];  /* where nonce_hashed */
+    ngx_http_apiauth_nonce_id_t nonce_id;       /* where nonce_hashed */
     apiauth_header_t           *headers;
     ngx_uint_t                  nheaders;
+
+    /* the header that carried the credentials, until it is hidden */
+    ngx_table_elt_t            *cred_header;
 
     ngx_http_apiauth_key_t      key;
 
@@ -176,7 +186,6 @@ typedef struct {
     unsigned                    have_key:1;
     unsigned                    nonce_hashed:1;
     unsigned                    nonce_remembered:1;
-    unsigned                    token_upper:1;  /* a token's secret */
 } ngx_http_apiauth_ctx_t;
 
 
@@ -201,6 +210,11 @@ ngx_uint_t ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
 ngx_int_t ngx_http_apiauth_credentials_keep(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx) NGX_HTTP_APIAUTH_COLD;
 ngx_uint_t ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_key_t *key);
+ngx_int_t ngx_http_apiauth_credentials_init(ngx_cycle_t *cycle);
+void ngx_http_apiauth_credentials_decoy(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx) NGX_HTTP_APIAUTH_COLD;
+ngx_int_t ngx_http_apiauth_credentials_hide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx);
 
 /* ngx_http_apiauth_filter.c */
@@ -217,6 +231,8 @@ ngx_int_t ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_pool_t *pool);
 void ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_log_t *log) NGX_HTTP_APIAUTH_COLD;
+ngx_uint_t ngx_http_apiauth_cache_warn(ngx_shm_zone_t *zone, ngx_str_t *ak,
+    time_t period) NGX_HTTP_APIAUTH_COLD;
 /* SipHash-2-4 of p with a 128-bit key: for tables nobody can aim at */
 uint64_t ngx_http_apiauth_siphash(const uint64_t key[2], const u_char *p,
     size_t len);
@@ -227,9 +243,14 @@ ngx_int_t ngx_http_apiauth_key_copy(ngx_pool_t *pool,
 ngx_shm_zone_t *ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size);
 ngx_int_t ngx_http_apiauth_nonce_hash(ngx_shm_zone_t *zone, ngx_str_t *ak,
-    ngx_str_t *nonce, uint64_t hash[2]);
+    ngx_str_t *nonce, ngx_http_apiauth_nonce_id_t *id);
+/*
+ * NGX_OK: new, and now remembered; NGX_DECLINED: a replay; NGX_BUSY: no
+ * room for it; NGX_ABORT: no room within its key's share
+ */
 ngx_int_t ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
-    uint64_t hash[2], time_t date, time_t skew, ngx_log_t *log);
+    ngx_http_apiauth_nonce_id_t *id, time_t date, time_t skew, ngx_str_t *ak,
+    ngx_log_t *log);
 
 /* ngx_http_apiauth_lookup.c */
 ngx_int_t ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,

@@ -2,27 +2,27 @@
 /*
  * Copyright (C) ngx_http_apiauth_module authors
  *
- * Replay protection: a keyed digest of accessKey and nonce (two SipHashes,
- * 128 bits, keyed with a seed drawn when the zone is made, so that nobody
- * can choose nonces that share buckets) is remembered in a
- * shared memory zone until the request's Date plus the widest clock skew
- * the zone has seen, and a second, when no window accepts the request any
- * more.  A nonce is remembered once, atomically across workers: the lookup
- * and the insertion are one critical section.  A full zone refuses rather
- * than forgets.
+ * Replay protection: a keyed digest of accessKey and nonce (SipHashes keyed
+ * with a seed drawn when the zone is made, so that nobody can choose nonces
+ * that share buckets) is remembered in a shared memory zone until the
+ * request's Date plus the widest clock skew the zone has seen, and a
+ * second, when no window accepts the request any more.  A nonce is
+ * remembered once, atomically across workers: the lookup and the insertion
+ * are one critical section.  A full zone refuses rather than forgets.
  *
  * The zone is one table of 256-byte buckets (four cache lines) of sixteen
- * entries of 16 bytes, a date and 96 bits of the digest, stored as three
- * arrays; each nonce may live in two buckets that the digest chooses, and
- * goes to the emptier one.  A bucket keeps its sixteen dates in its first
- * line and the first 32 bits of their tags in the second, so a lookup reads
- * two lines of each bucket (the rest of a tag only where 32 bits match); an
- * insertion allocates nothing, and an expired entry is free for the taking:
- * there is nothing to scan or to expire.  Where both buckets hold sixteen
- * live nonces, the zone is full for that nonce: the first such refusal comes
- * at about 87% of the entries (four entries a bucket would refuse at
- * 45%).  An rbtree with a slab node per nonce cost a cache miss per tree
- * level and 64 bytes per nonce.
+ * entries of 16 bytes, stored as three arrays: a date, 32 bits of a digest
+ * of the accessKey (the key's tag), and 64 bits of the nonce's digest.
+ * Each nonce may live in two buckets that its digest chooses, and goes to
+ * the emptier one.  An insertion allocates nothing, and an expired entry is
+ * free for the taking: there is nothing to scan or to expire.  Where both
+ * buckets hold sixteen live nonces, the zone is full for that nonce: the
+ * first such refusal comes at about 87% of the entries.
+ *
+ * A key holds at most four entries of a bucket, a quarter of the zone, so
+ * that one key, however fast it signs, leaves the other keys room: where
+ * both of a nonce's buckets hold four of its key's, that key is refused
+ * (it is over its share), not the others.
  */
 
 
@@ -36,6 +36,9 @@
 
 
 #define NGX_HTTP_APIAUTH_NONCE_WAYS  16
+
+/* the entries of a bucket one key may hold: its share of the zone */
+#define NGX_HTTP_APIAUTH_NONCE_SHARE  4
 
 /*
  * the header's room before the table: buckets start 128-byte aligned, so
@@ -52,23 +55,33 @@
 
 
 /*
- * entry i is date[i] (X-Apiauth-Date; 0: free), tag1[i] (the low 32 bits
- * of the first SipHash, whose high bits choose the first bucket) and
- * tag2[i] (the second SipHash, which chooses the second)
+ * entry i is date[i] (X-Apiauth-Date; 0: free), key[i] (the accessKey's
+ * tag) and tag[i] (the low halves of the nonce's two SipHashes, whose high
+ * bits choose its two buckets)
  */
 typedef struct {
     uint32_t                      date[NGX_HTTP_APIAUTH_NONCE_WAYS];
-    uint32_t                      tag1[NGX_HTTP_APIAUTH_NONCE_WAYS];
-    uint64_t                      tag2[NGX_HTTP_APIAUTH_NONCE_WAYS];
+    uint32_t                      key[NGX_HTTP_APIAUTH_NONCE_WAYS];
+    uint64_t                      tag[NGX_HTTP_APIAUTH_NONCE_WAYS];
 } ngx_http_apiauth_nonce_bucket_t;
 
 
 typedef struct {
     ngx_uint_t                    nbuckets;
     time_t                        full_logged;
+    time_t                        share_logged;
     time_t                        skew;           /* the widest seen */
-    uint64_t                      seed[4];        /* the SipHashes' keys */
+    uint64_t                      seed[6];        /* the SipHashes' keys */
 } ngx_http_apiauth_nonce_sh_t;
+
+
+/* what a bucket holds for a nonce */
+typedef struct {
+    ngx_http_apiauth_nonce_bucket_t  *bucket;
+    ngx_int_t                         free;       /* an entry, or -1 */
+    ngx_uint_t                        live;
+    ngx_uint_t                        own;        /* live, of its key */
+} ngx_http_apiauth_nonce_scan_t;
 
 
 typedef struct {
@@ -82,9 +95,11 @@ static ngx_int_t ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_apiauth_nonce_bucket_t *ngx_http_apiauth_nonce_bucket(
     ngx_http_apiauth_nonce_t *nonces, uint64_t h);
-static ngx_uint_t ngx_http_apiauth_nonce_live(
-    ngx_http_apiauth_nonce_bucket_t *b, time_t oldest, uint32_t tag1,
-    uint64_t tag2, ngx_int_t *free);
+static ngx_uint_t ngx_http_apiauth_nonce_scan(
+    ngx_http_apiauth_nonce_scan_t *sc, time_t oldest, uint32_t key,
+    uint64_t tag);
+static void ngx_http_apiauth_nonce_log(ngx_shm_zone_t *zone, ngx_int_t rc,
+    ngx_str_t *ak, ngx_log_t *log);
 
 
 /*
@@ -172,6 +187,7 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     nonces->sh->nbuckets = (size - NGX_HTTP_APIAUTH_NONCE_HEAD)
                            / sizeof(ngx_http_apiauth_nonce_bucket_t);
     nonces->sh->full_logged = 0;
+    nonces->sh->share_logged = 0;
     nonces->sh->skew = 0;
 
     if (RAND_bytes((u_char *) nonces->sh->seed, sizeof(nonces->sh->seed))
@@ -201,45 +217,55 @@ ngx_http_apiauth_nonce_bucket(ngx_http_apiauth_nonce_t *nonces, uint64_t h)
 }
 
 
-/* the live entries of a bucket; *free gets one that is not, if any */
+/*
+ * counts a bucket's live entries and its key's among them, and finds a
+ * free one; returns 1 when the nonce is among them
+ */
 
 static ngx_uint_t
-ngx_http_apiauth_nonce_live(ngx_http_apiauth_nonce_bucket_t *b, time_t oldest,
-    uint32_t tag1, uint64_t tag2, ngx_int_t *free)
+ngx_http_apiauth_nonce_scan(ngx_http_apiauth_nonce_scan_t *sc, time_t oldest,
+    uint32_t key, uint64_t tag)
 {
-    ngx_uint_t  i, live;
+    ngx_uint_t                        i;
+    ngx_http_apiauth_nonce_bucket_t  *b;
 
-    live = 0;
+    b = sc->bucket;
+    sc->free = -1;
+    sc->live = 0;
+    sc->own = 0;
 
     for (i = 0; i < NGX_HTTP_APIAUTH_NONCE_WAYS; i++) {
         if ((time_t) b->date[i] < oldest) {
-            *free = (ngx_int_t) i;
+            sc->free = (ngx_int_t) i;
             continue;
         }
 
-        if (b->tag1[i] == tag1 && b->tag2[i] == tag2) {
-            return NGX_HTTP_APIAUTH_NONCE_WAYS + 1;
-        }
+        sc->live++;
 
-        live++;
+        if (b->key[i] == key) {
+            if (b->tag[i] == tag) {
+                return 1;
+            }
+
+            sc->own++;
+        }
     }
 
-    return live;
+    return 0;
 }
 
 
 /*
- * the nonce's two SipHashes, computed as soon as the credentials are read;
- * the lines of its two buckets, in a table far larger than the CPU's
- * caches, are asked for now, so that they arrive while the signature is
- * checked rather than when the nonce is remembered: every line the lookup
- * reads, and both halves of the tags that an insertion writes (a store
- * that misses would stall the unlock's fence)
+ * the nonce's SipHashes, computed as soon as the credentials are read; the
+ * lines of its two buckets, in a table far larger than the CPU's caches,
+ * are asked for now, so that they arrive while the signature is checked
+ * rather than when the nonce is remembered (a store that misses would
+ * stall the unlock's fence)
  */
 
 ngx_int_t
 ngx_http_apiauth_nonce_hash(ngx_shm_zone_t *zone, ngx_str_t *ak,
-    ngx_str_t *nonce, uint64_t hash[2])
+    ngx_str_t *nonce, ngx_http_apiauth_nonce_id_t *id)
 {
     ngx_uint_t                        i;
     u_char                            msg[APIAUTH_ACCESS_KEY_MAX + 1
@@ -261,20 +287,22 @@ ngx_http_apiauth_nonce_hash(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     /* the seed is set when the zone is made: read without the lock */
 
-    hash[0] = ngx_http_apiauth_siphash(&nonces->sh->seed[0], msg,
-                                       ak->len + 1 + nonce->len);
-    hash[1] = ngx_http_apiauth_siphash(&nonces->sh->seed[2], msg,
-                                       ak->len + 1 + nonce->len);
+    id->hash[0] = ngx_http_apiauth_siphash(&nonces->sh->seed[0], msg,
+                                           ak->len + 1 + nonce->len);
+    id->hash[1] = ngx_http_apiauth_siphash(&nonces->sh->seed[2], msg,
+                                           ak->len + 1 + nonce->len);
+    id->key = (uint32_t) ngx_http_apiauth_siphash(&nonces->sh->seed[4],
+                                                  ak->data, ak->len);
 
     /* the table's size is set when the zone is made: no lock needed */
 
     for (i = 0; i < 2; i++) {
-        b = ngx_http_apiauth_nonce_bucket(nonces, hash[i]);
+        b = ngx_http_apiauth_nonce_bucket(nonces, id->hash[i]);
 
         ngx_http_apiauth_prefetch_w(b->date);
-        ngx_http_apiauth_prefetch_w(b->tag1);
-        ngx_http_apiauth_prefetch_w(b->tag2);
-        ngx_http_apiauth_prefetch_w(b->tag2 + NGX_HTTP_APIAUTH_NONCE_WAYS / 2);
+        ngx_http_apiauth_prefetch_w(b->key);
+        ngx_http_apiauth_prefetch_w(b->tag);
+        ngx_http_apiauth_prefetch_w(b->tag + NGX_HTTP_APIAUTH_NONCE_WAYS / 2);
     }
 
     return NGX_OK;
@@ -282,45 +310,38 @@ ngx_http_apiauth_nonce_hash(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
 
 /*
- * returns NGX_OK when the nonce is new and now remembered, NGX_DECLINED
- * when it was seen, NGX_BUSY when both of its buckets are full of live
- * nonces; a nonce lives while any window accepts its date: the widest
- * skew the zone has seen (a reload may widen it), and a second more, as
- * workers read the clock each on its own
+ * a nonce lives while any window accepts its date: the widest skew the
+ * zone has seen (a reload may widen it), and a second more, as workers
+ * read the clock each on its own
  */
 
 ngx_int_t
-ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, uint64_t hash[2],
-    time_t date, time_t skew, ngx_log_t *log)
+ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_nonce_id_t *id, time_t date, time_t skew, ngx_str_t *ak,
+    ngx_log_t *log)
 {
-    time_t                            oldest;
-    uint32_t                          tag1;
-    uint64_t                          tag2;
-    ngx_int_t                         free1, free2, i;
-    ngx_uint_t                        live1, live2;
+    time_t                            now, oldest, *logged;
+    uint64_t                          tag;
+    ngx_int_t                         rc;
+    ngx_uint_t                        i, n, first;
     ngx_http_apiauth_nonce_t         *nonces;
-    ngx_http_apiauth_nonce_bucket_t  *b1, *b2, *b;
+    ngx_http_apiauth_nonce_scan_t     sc[2], *to;
 
     nonces = zone->data;
 
-    /* the bucket is read from the high bits, the tag from the low ones */
-    tag1 = (uint32_t) hash[0];
-    tag2 = hash[1];
-    free1 = -1;
-    free2 = -1;
+    /* the buckets are read from the high bits, the tag from the low ones */
+    tag = (id->hash[0] << 32) | (id->hash[1] & 0xffffffff);
 
-    b1 = ngx_http_apiauth_nonce_bucket(nonces, hash[0]);
-    b2 = ngx_http_apiauth_nonce_bucket(nonces, hash[1]);
+    for (i = 0; i < 2; i++) {
+        sc[i].bucket = ngx_http_apiauth_nonce_bucket(nonces, id->hash[i]);
 
-    /*
-     * asked for again: after a lookup in Redis the lines are long gone, and
-     * four misses one after the other would be paid under the lock
-     */
-
-    ngx_http_apiauth_prefetch_w(b1->date);
-    ngx_http_apiauth_prefetch_w(b1->tag1);
-    ngx_http_apiauth_prefetch_w(b2->date);
-    ngx_http_apiauth_prefetch_w(b2->tag1);
+        /*
+         * asked for again: after a lookup in Redis the lines are long
+         * gone, and misses one after the other would be paid under the lock
+         */
+        ngx_http_apiauth_prefetch_w(sc[i].bucket->date);
+        ngx_http_apiauth_prefetch_w(sc[i].bucket->key);
+    }
 
     ngx_shmtx_lock(&nonces->shpool->mutex);
 
@@ -328,48 +349,78 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone, uint64_t hash[2],
         nonces->sh->skew = skew;
     }
 
-    oldest = ngx_time() - nonces->sh->skew - 1;
+    now = ngx_time();
+    oldest = now - nonces->sh->skew - 1;
 
-    live1 = ngx_http_apiauth_nonce_live(b1, oldest, tag1, tag2, &free1);
-    live2 = ngx_http_apiauth_nonce_live(b2, oldest, tag1, tag2, &free2);
-
-    if (live1 > NGX_HTTP_APIAUTH_NONCE_WAYS
-        || live2 > NGX_HTTP_APIAUTH_NONCE_WAYS)
-    {
-        ngx_shmtx_unlock(&nonces->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    if (free2 >= 0 && (free1 < 0 || live2 < live1)) {
-        b = b2;
-        i = free2;
-
-    } else {
-        b = b1;
-        i = free1;
-    }
-
-    if (i < 0) {
-        if (nonces->sh->full_logged == ngx_time()) {
+    for (i = 0; i < 2; i++) {
+        if (ngx_http_apiauth_nonce_scan(&sc[i], oldest, id->key, tag)) {
             ngx_shmtx_unlock(&nonces->shpool->mutex);
-            return NGX_BUSY;
+            return NGX_DECLINED;
+        }
+    }
+
+    /* the emptier bucket that has room, within the key's share */
+
+    to = NULL;
+    n = 0;
+
+    for (i = 0; i < 2; i++) {
+        if (sc[i].free < 0) {
+            continue;
         }
 
-        nonces->sh->full_logged = ngx_time();
-        ngx_shmtx_unlock(&nonces->shpool->mutex);
+        n++;
 
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "apiauth: nonce zone \"%V\" is full of live nonces: "
-                      "refusing signed requests until some expire",
-                      &zone->shm.name);
-        return NGX_BUSY;
+        if (sc[i].own < NGX_HTTP_APIAUTH_NONCE_SHARE
+            && (to == NULL || sc[i].live < to->live))
+        {
+            to = &sc[i];
+        }
     }
 
-    b->date[i] = (uint32_t) date;
-    b->tag1[i] = tag1;
-    b->tag2[i] = tag2;
+    if (to == NULL) {
+        rc = n ? NGX_ABORT : NGX_BUSY;
+
+        /* logged at most once a second, of each kind */
+
+        logged = (rc == NGX_BUSY) ? &nonces->sh->full_logged
+                                  : &nonces->sh->share_logged;
+        first = (*logged != now);
+        *logged = now;
+
+        ngx_shmtx_unlock(&nonces->shpool->mutex);
+
+        if (first) {
+            ngx_http_apiauth_nonce_log(zone, rc, ak, log);
+        }
+
+        return rc;
+    }
+
+    to->bucket->date[to->free] = (uint32_t) date;
+    to->bucket->key[to->free] = id->key;
+    to->bucket->tag[to->free] = tag;
 
     ngx_shmtx_unlock(&nonces->shpool->mutex);
 
     return NGX_OK;
+}
+
+
+static void
+ngx_http_apiauth_nonce_log(ngx_shm_zone_t *zone, ngx_int_t rc, ngx_str_t *ak,
+    ngx_log_t *log)
+{
+    if (rc == NGX_BUSY) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "apiauth: nonce zone \"%V\" is full of live nonces: "
+                      "refusing signed requests until some expire",
+                      &zone->shm.name);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, log, 0,
+                  "apiauth: key \"%V\" holds its share of nonce zone \"%V\" "
+                  "(a quarter): refusing its signed requests until some "
+                  "expire", ak, &zone->shm.name);
 }

@@ -60,7 +60,7 @@ my @cases = (
     ['a wrong secret (Bearer)', 'bad_secret',
         ['Authorization', "Bearer $ak.$wrong"]],
     ['a wrong secret (X-Api-Key)', 'bad_secret', ['X-Api-Key', "$ak.$wrong"]],
-    ['the secret in upper case: not the secret', 'bad_secret',
+    ['the secret in upper case: hex is lower case', 'malformed_credentials',
         ['Authorization', "Bearer $ak." . uc $secret]],
     ['an unknown accessKey', 'unknown_key',
         ['Authorization', 'Bearer NoSuchKey0001.' . ('0' x 64)]],

@@ -169,11 +169,13 @@ $r = signed({ access_key => $k{good2}{access_key}, access_secret => 'b' x 64 },
 expect_refused($t, $r, 'bad_signature',
     'a forged request with a used nonce: bad_signature before replay');
 
+# a nonce is remembered for an admitted request only: a disabled key's
+# request stays disabled_key however often it is sent, and fills nothing
 $r = signed($k{disabled}, nonce => 'disabled-nonce-00001');
 expect_refused($t, $r, 'disabled_key', 'a disabled key, first time');
 $r = resend($t, $r);
-expect_refused($t, $r, 'replayed_nonce',
-    'the same request of a disabled key again: replay before disabled');
+expect_refused($t, $r, 'disabled_key',
+    'the same request of a disabled key again: disabled, its nonce unseen');
 
 $r = signed($k{dis_exp});
 expect_refused($t, $r, 'disabled_key', 'disabled and expired: disabled_key');
