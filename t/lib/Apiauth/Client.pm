@@ -23,7 +23,7 @@ use Apiauth::Test;
 
 our @EXPORT = qw(
     http http6 keepalive parse_response build_request sign signed_request
-    send_signed send_plain resend token_headers
+    send_signed send_plain send_raw resend token_headers
     access_log_entries logged line_of refusal expect_refused expect_ok
     nginx_conf parallel_http fresh_second random_hex write_file
 );
@@ -277,6 +277,19 @@ sub send_plain {
             unless $a{no_host} || grep { lc $_->[0] eq 'host' } @h;
         return build_request($a{method} // 'GET', $a{target} // '/',
             [@h, $id], $a{body});
+    });
+}
+
+# send_raw($t, $raw, port => ...): a request as it is (from Apiauth::Sign's
+# signed_raw, say, edited), with an X-Test-Id and Connection: close added
+# after its last header.
+sub send_raw {
+    my ($t, $raw, %a) = @_;
+    return _send($t, \%a, sub {
+        my ($port, $id) = @_;
+        my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+        return "$head\r\n$id->[0]: $id->[1]\r\nConnection: close\r\n\r\n"
+            . ($body // '');
     });
 }
 
