@@ -17,9 +17,15 @@ apiauth_scope_is_all(const unsigned char *list, size_t len)
 }
 
 
+/*
+ * a list holds at most APIAUTH_SCOPE_NAMES_MAX names: each request reads
+ * it whole, and apiauth-ctl never writes a longer one
+ */
+
 int
 apiauth_scope_check(const unsigned char *list, size_t len)
 {
+    size_t                n;
     const unsigned char  *end, *comma;
 
     if (apiauth_scope_is_all(list, len)) {
@@ -32,7 +38,11 @@ apiauth_scope_check(const unsigned char *list, size_t len)
 
     end = list + len;
 
-    for ( ;; ) {
+    for (n = 1; ; n++) {
+        if (n > APIAUTH_SCOPE_NAMES_MAX) {
+            return -1;
+        }
+
         comma = memchr(list, ',', end - list);
         if (comma == NULL) {
             comma = end;

@@ -6,9 +6,11 @@
  */
 
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "apiauth_key.h"
 #include "apiauth_scope.h"
 #include "tap.h"
 
@@ -137,6 +139,55 @@ test_check(void)
 }
 
 
+/* n names "n0,n1,...", a list of up to 300 names of up to 4 characters */
+
+static size_t
+names(char *buf, size_t n)
+{
+    size_t  i, len;
+
+    len = 0;
+
+    for (i = 0; i < n; i++) {
+        len += sprintf(buf + len, i ? ",n%zu" : "n%zu", i);
+    }
+
+    return len;
+}
+
+
+static void
+test_check_bound(void)
+{
+    char    buf[300 * 6];
+    size_t  len;
+
+    len = names(buf, APIAUTH_SCOPE_NAMES_MAX);
+    ok(check(buf, len) == 0, "check accepts a list of %d names",
+       APIAUTH_SCOPE_NAMES_MAX);
+
+    len = names(buf, APIAUTH_SCOPE_NAMES_MAX + 1);
+    ok(check(buf, len) == -1, "check refuses a list of %d names",
+       APIAUTH_SCOPE_NAMES_MAX + 1);
+
+    len = names(buf, 300);
+    ok(check(buf, len) == -1, "check refuses a list of 300 names");
+
+    /* the same name counts each time it is there */
+
+    memset(buf, 'a', sizeof(buf));
+
+    for (len = 1; len < 2 * (APIAUTH_SCOPE_NAMES_MAX + 1); len += 2) {
+        buf[len] = ',';
+    }
+
+    ok(check(buf, 2 * APIAUTH_SCOPE_NAMES_MAX - 1) == 0,
+       "check accepts \"a\" %d times", APIAUTH_SCOPE_NAMES_MAX);
+    ok(check(buf, 2 * APIAUTH_SCOPE_NAMES_MAX + 1) == -1,
+       "check refuses \"a\" %d times", APIAUTH_SCOPE_NAMES_MAX + 1);
+}
+
+
 static void
 test_match(void)
 {
@@ -166,6 +217,7 @@ main(void)
 {
     test_is_all();
     test_check();
+    test_check_bound();
     test_match();
 
     return done_testing();
