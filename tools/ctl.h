@@ -133,7 +133,11 @@ void json_end(void);
 void json_escape(FILE *f, const char *s, size_t len);
 
 /* output.c */
+#define CTL_ESCAPED_SIZE(len)  ((len) * 6 + 1)
+
 typedef struct ctl_table_s  ctl_table_t;
+size_t ctl_escape(char *out, const char *s, size_t len);
+char *ctl_escape_dup(const char *s, size_t len);
 ctl_table_t *ctl_table_new(int ncols, ...);
 void ctl_table_row(ctl_table_t *t, ...);
 void ctl_table_print(ctl_table_t *t);

@@ -61,7 +61,7 @@ static const char  *doctor_status_names[] = {
 static void
 doctor_report(const char *check, int status, const char *fmt, ...)
 {
-    char     msg[1024];
+    char     msg[1024], text[CTL_ESCAPED_SIZE(1024)];
     va_list  ap;
 
     va_start(ap, fmt);
@@ -93,7 +93,9 @@ doctor_report(const char *check, int status, const char *fmt, ...)
         json_end_object();
 
     } else {
-        printf("%-16s %-16s %s\n", check, doctor_status_names[status], msg);
+        /* the details quote what Redis says */
+        ctl_escape(text, msg, strlen(msg));
+        printf("%-16s %-16s %s\n", check, doctor_status_names[status], text);
     }
 }
 

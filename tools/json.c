@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "apiauth_key.h"
 
 
 #define JSON_DEPTH  16
@@ -24,31 +25,46 @@ static int  json_after_key;
 static int  json_first[JSON_DEPTH];
 
 
+/*
+ * valid JSON whatever the bytes: a byte that is not UTF-8 becomes U+FFFD,
+ * a control or a bidirectional formatting character \uXXXX, so that a
+ * record written straight into Redis still gives a document that parses
+ * and a script that prints a value does not print an escape sequence
+ */
+
 void
 json_escape(FILE *f, const char *s, size_t len)
 {
-    size_t          i;
-    unsigned char   c;
+    size_t                n;
+    uint32_t              cp;
+    const unsigned char  *p, *end;
+
+    p = (const unsigned char *) s;
+    end = p + len;
 
     fputc('"', f);
 
-    for (i = 0; i < len; i++) {
-        c = (unsigned char) s[i];
+    while (p < end) {
+        n = apiauth_utf8_decode(p, end - p, &cp);
 
-        switch (c) {
-        case '"':  fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                fprintf(f, "\\u%04x", c);
-
-            } else {
-                fputc(c, f);
-            }
+        if (n == 0) {
+            fputs("\\ufffd", f);
+            p++;
+            continue;
         }
+
+        if (cp == '"' || cp == '\\') {
+            fputc('\\', f);
+            fputc((int) cp, f);
+
+        } else if (apiauth_text_forbidden(cp)) {
+            fprintf(f, "\\u%04x", (unsigned) cp);
+
+        } else {
+            fwrite(p, 1, n, f);
+        }
+
+        p += n;
     }
 
     fputc('"', f);

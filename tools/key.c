@@ -36,6 +36,7 @@ static void key_strv_add(key_strv_t *v, const char *s);
 static void key_strv_free(key_strv_t *v, int items);
 static char *key_scope_canon(const char *what, key_strv_t *v);
 static char *key_ips_canon(key_strv_t *v, key_strv_t *out);
+static void key_print_field(const char *label, const char *value);
 static void key_print_human(const ctl_key_t *k, int reveal);
 static void key_print_secret(const char *ak, const char *op);
 static void key_mask(const ctl_key_t *k, int reveal, char *out);
@@ -626,6 +627,19 @@ key_json_members(const ctl_key_t *k, int reveal)
 }
 
 
+/* a line of "key show": the value as the store holds it, escaped */
+
+static void
+key_print_field(const char *label, const char *value)
+{
+    char  *text;
+
+    text = ctl_escape_dup(value, strlen(value));
+    printf("%-15s%s\n", label, text);
+    free(text);
+}
+
+
 static void
 key_print_human(const ctl_key_t *k, int reveal)
 {
@@ -633,12 +647,12 @@ key_print_human(const ctl_key_t *k, int reveal)
 
     key_mask(k, reveal, secret);
 
-    printf("access key     %s\n", k->access_key);
-    printf("name           %s\n", k->name);
-    printf("description    %s\n", k->description[0] ? k->description : "-");
+    key_print_field("access key", k->access_key);
+    key_print_field("name", k->name);
+    key_print_field("description", k->description[0] ? k->description : "-");
     printf("access secret  %s%s\n", secret,
            reveal ? "" : "  (--reveal shows it)");
-    printf("status         %s\n", k->status);
+    key_print_field("status", k->status);
     ctl_format_time(k->created, buf, sizeof(buf));
     printf("created        %s\n", buf);
     ctl_format_time(k->updated, buf, sizeof(buf));
@@ -653,14 +667,15 @@ key_print_human(const ctl_key_t *k, int reveal)
         printf("expires        never\n");
     }
 
-    printf("apps           %s\n",
-           apiauth_scope_is_all((unsigned char *) k->apps, strlen(k->apps))
-           ? "all" : k->apps);
-    printf("interfaces     %s\n",
-           apiauth_scope_is_all((unsigned char *) k->interfaces,
-                                strlen(k->interfaces))
-           ? "all" : k->interfaces);
-    printf("ip whitelist   %s\n", k->ips[0] ? k->ips : "any address");
+    key_print_field("apps",
+                    apiauth_scope_is_all((unsigned char *) k->apps,
+                                         strlen(k->apps))
+                    ? "all" : k->apps);
+    key_print_field("interfaces",
+                    apiauth_scope_is_all((unsigned char *) k->interfaces,
+                                         strlen(k->interfaces))
+                    ? "all" : k->interfaces);
+    key_print_field("ip whitelist", k->ips[0] ? k->ips : "any address");
 }
 
 
@@ -1565,7 +1580,7 @@ static int
 key_ip(int argc, char **argv)
 {
     int          i, n, action;
-    char         store[KEY_NAME_LEN];
+    char         store[KEY_NAME_LEN], *text;
     const char  *ak, **args;
     ctl_key_t    k;
     key_strv_t   in, canon;
@@ -1649,11 +1664,16 @@ key_ip(int argc, char **argv)
         printf("key \"%s\": empty whitelist, any address may call\n", ak);
 
     } else {
-        for (r = NULL, n = 0; k.ips[n]; n++) {
-            fputc(k.ips[n] == ',' ? '\n' : k.ips[n], stdout);
+        /* escaping leaves the commas alone */
+
+        text = ctl_escape_dup(k.ips, strlen(k.ips));
+
+        for (n = 0; text[n]; n++) {
+            fputc(text[n] == ',' ? '\n' : text[n], stdout);
         }
 
         fputc('\n', stdout);
+        free(text);
     }
 
     ctl_key_free(&k);

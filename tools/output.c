@@ -2,7 +2,8 @@
 /*
  * Copyright (C) ngx_http_apiauth_module authors
  *
- * Aligned tables for people; --json is for scripts.
+ * Aligned tables for people; --json is for scripts.  Whatever people see
+ * of the store goes through ctl_escape() first.
  */
 
 
@@ -12,6 +13,10 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "apiauth_key.h"
+
+
+static size_t ctl_width(const char *s);
 
 
 struct ctl_table_s {
@@ -20,6 +25,86 @@ struct ctl_table_s {
     size_t    nalloc;
     char    **cells;                  /* nrows * ncols, row 0: headings */
 };
+
+
+/*
+ * text from the store as people may see it: a byte that is not UTF-8 as
+ * \xNN, a control or a bidirectional formatting character (what a name
+ * may not hold) as \uXXXX, and the backslash as \\, so that a value
+ * written straight into Redis cannot move the cursor, recolour the
+ * terminal or reorder a table's columns; out has CTL_ESCAPED_SIZE(len)
+ * bytes
+ */
+
+size_t
+ctl_escape(char *out, const char *s, size_t len)
+{
+    char                 *o;
+    size_t                n;
+    uint32_t              cp;
+    const unsigned char  *p, *end;
+
+    o = out;
+    p = (const unsigned char *) s;
+    end = p + len;
+
+    while (p < end) {
+        n = apiauth_utf8_decode(p, end - p, &cp);
+
+        if (n == 0) {
+            o += sprintf(o, "\\x%02x", *p++);
+            continue;
+        }
+
+        if (cp == '\\') {
+            *o++ = '\\';
+            *o++ = '\\';
+
+        } else if (apiauth_text_forbidden(cp)) {
+            o += sprintf(o, "\\u%04x", (unsigned) cp);
+
+        } else {
+            memcpy(o, p, n);
+            o += n;
+        }
+
+        p += n;
+    }
+
+    *o = '\0';
+
+    return o - out;
+}
+
+
+char *
+ctl_escape_dup(const char *s, size_t len)
+{
+    char  *out;
+
+    out = ctl_alloc(CTL_ESCAPED_SIZE(len));
+    ctl_escape(out, s, len);
+
+    return out;
+}
+
+
+/*
+ * the columns escaped text takes: one per code point, so that a name with
+ * an accented letter lines up with one without
+ */
+
+static size_t
+ctl_width(const char *s)
+{
+    size_t  n;
+
+    for (n = 0; *s; s++) {
+        n += (((unsigned char) *s & 0xc0) != 0x80);
+    }
+
+    return n;
+}
 
 
 ctl_table_t *
@@ -69,7 +154,8 @@ ctl_table_row(ctl_table_t *t, ...)
 
     for (i = 0; i < t->ncols; i++) {
         s = va_arg(ap, const char *);
-        t->cells[t->nrows * t->ncols + i] = ctl_strdup(s ? s : "-");
+        t->cells[t->nrows * t->ncols + i] = s ? ctl_escape_dup(s, strlen(s))
+                                              : ctl_strdup("-");
     }
 
     va_end(ap);
@@ -89,7 +175,7 @@ ctl_table_print(ctl_table_t *t)
         w[i] = 0;
 
         for (r = 0; r < t->nrows; r++) {
-            n = strlen(t->cells[r * t->ncols + i]);
+            n = ctl_width(t->cells[r * t->ncols + i]);
             if (n > w[i]) {
                 w[i] = n;
             }
@@ -104,7 +190,8 @@ ctl_table_print(ctl_table_t *t)
                 printf("%s\n", cell);
 
             } else {
-                printf("%-*s  ", (int) w[i], cell);
+                printf("%s%*s", cell, (int) (w[i] - ctl_width(cell) + 2),
+                       "");
             }
         }
     }

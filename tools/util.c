@@ -25,10 +25,15 @@ static void ctl_fail_exit(int code, const char *msg)
     __attribute__((noreturn));
 
 
+/* a message may quote the store or the command line: escaped on stderr */
+
 static void
 ctl_fail_exit(int code, const char *msg)
 {
-    fprintf(stderr, "apiauth-ctl: error: %s\n", msg);
+    char  text[CTL_ESCAPED_SIZE(2048)];
+
+    ctl_escape(text, msg, strlen(msg));
+    fprintf(stderr, "apiauth-ctl: error: %s\n", text);
 
     if (ctl.json) {
         /* one document per run: scripts read this one instead */
@@ -80,13 +85,15 @@ ctl_fail_reply(redisReply *r, int code, const char *fmt, ...)
 void
 ctl_warn(const char *fmt, ...)
 {
+    char     msg[2048], text[CTL_ESCAPED_SIZE(2048)];
     va_list  ap;
 
-    fprintf(stderr, "apiauth-ctl: warning: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+
+    ctl_escape(text, msg, strlen(msg));
+    fprintf(stderr, "apiauth-ctl: warning: %s\n", text);
 }
 
 

@@ -1,0 +1,240 @@
+#!/usr/bin/perl
+
+# apiauth-ctl and text it did not write (issue 11):
+# - names and descriptions are UTF-8 without controls or bidirectional
+#   formatting characters, and refusals do not echo what they refuse;
+# - what the store holds is escaped for people and valid in --json, however
+#   it got there.
+
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Encode ();
+use JSON::PP;
+use Test::More;
+use Apiauth::Test;
+
+my $t = Apiauth::Test->new;
+$t->start_redis;
+$t->init_store;
+
+# every name and value in the store, so "nothing changed" is exact; a
+# large hash comes back in no fixed order
+sub dump_store {
+    my @out;
+    for my $k (sort @{ $t->redis('KEYS', '*') }) {
+        my $type = $t->redis('TYPE', $k);
+        my $v = $type eq 'hash' ? { @{ $t->redis('HGETALL', $k) } }
+            : $type eq 'zset' ? $t->redis('ZRANGE', $k, 0, -1, 'WITHSCORES')
+            : $t->redis('GET', $k);
+        $v = [map { ($_, $v->{$_}) } sort keys %$v] if ref $v eq 'HASH';
+        push @out, "$k $type " . join("\x1f", ref $v ? @$v : $v);
+    }
+    return join "\n", @out;
+}
+
+# '' when the bytes are UTF-8 without a control (but the newline), DEL, a
+# C1 control or a bidirectional formatting character; else what is there
+sub unclean {
+    my ($bytes) = @_;
+    my $s = eval { Encode::decode('UTF-8', $bytes, Encode::FB_CROAK) };
+    return 'invalid UTF-8' unless defined $s;
+    return sprintf('U+%04X', ord $1)
+        if $s =~ /([\x00-\x09\x0b-\x1f\x7f-\x9f\x{061c}\x{200e}\x{200f}\x{202a}-\x{202e}\x{2066}-\x{2069}])/;
+    return '';
+}
+
+sub refused {
+    my ($args, $re, $name) = @_;
+    my $before = dump_store();
+    my $r = $t->ctl(@$args);
+    is($r->{rc}, 2, "$name: exit 2");
+    like($r->{err}, qr/\Aapiauth-ctl: error: [^\n]*$re[^\n]*\n\z/,
+        "$name: one line saying why");
+    is(unclean($r->{err}), '', "$name: the message shows no raw bad bytes");
+    my $after = dump_store();
+    ok($after eq $before, "$name: nothing changed") or diag(join "\n",
+        map { substr($_, 0, 200) } grep { index("\n$before\n", "\n$_\n") < 0 }
+        split /\n/, $after);
+    return $r;
+}
+
+my $cafe = "Caf\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac \xf0\x9f\x9a\x80";
+
+$t->create_key('--name', 'base', '--access-key', 'BaseKey00001');
+
+###############################################################################
+# names and descriptions
+
+my $rule = qr/without control or bidirectional formatting characters/;
+
+my @bad = (
+    ["\xff", 'a byte that is never UTF-8'],
+    ["a\xc0\xafb", 'an overlong /'],
+    ["a\xe6\x9d", 'a truncated sequence'],
+    ["a\x9bb", 'a lone continuation byte'],
+    ["a\xed\xa0\x80b", 'a surrogate'],
+    ["a\xf4\x90\x80\x80b", 'a code point past U+10FFFF'],
+    ["a\x1b[31mb", 'an escape (C0)'],
+    ["a\x7fb", 'DEL'],
+    ["a\xc2\x9b" . '2Jb', 'CSI (C1, U+009B)'],
+    ["admin\xe2\x80\xae" . 'gnp.exe', 'RLO (U+202E)'],
+    ["a\xe2\x81\xa6b", 'LRI (U+2066)'],
+    ["a\xe2\x80\x8fb", 'RLM (U+200F)'],
+    ["a\xd8\x9cb", 'ALM (U+061C)'],
+);
+
+for my $b (@bad) {
+    my ($text, $what) = @$b;
+    refused(['key', 'create', '--name', $text],
+        qr/invalid key name .*: use 1 to 128 bytes of UTF-8 $rule/,
+        "create --name with $what");
+    refused(['key', 'create', '--name', 'x', '--description', $text],
+        qr/invalid description: use at most 1024 bytes of UTF-8 $rule/,
+        "create --description with $what");
+    refused(['key', 'rename', 'BaseKey00001', $text], qr/invalid key name/,
+        "rename to $what");
+    refused(['key', 'describe', 'BaseKey00001', $text],
+        qr/invalid description/, "describe with $what");
+    refused(['key', 'copy', 'BaseKey00001', '--name', $text],
+        qr/invalid key name/, "copy --name with $what");
+}
+
+my $r = refused(['key', 'rename', 'BaseKey00001', "x\x1b]0;owned\x07y"],
+    qr/invalid key name/, 'rename to a title-setting sequence');
+like($r->{err}, qr/"x\\u001b\]0;owned\\u0007y"/,
+    'the refused name is quoted escaped');
+$r = refused(['--json', 'key', 'rename', 'BaseKey00001', "a\xffb\xe2\x80\xae"],
+    qr/invalid key name/, 'rename --json to invalid UTF-8 and RLO');
+my $j = eval { decode_json($r->{out}) };
+like($j && $j->{error}, qr/^invalid key name "a\x{fffd}b\x{202e}"/,
+    '--json: the error is a valid document');
+
+my $k = $t->create_key('--name', $cafe, '--description', "$cafe \xe2\x80\xaf",
+    '--access-key', 'CafeKey00001');
+is($k->{name}, Encode::decode('UTF-8', $cafe), 'create accepts a name in '
+    . 'UTF-8 of 2, 3 and 4 byte characters');
+is($t->redis('HGET', '{apiauth}:key:CafeKey00001', 'name'), $cafe,
+    'the store keeps its bytes');
+$r = $t->ctl('key', 'rename', 'CafeKey00001', "$cafe 2");
+is($r->{rc}, 0, 'rename accepts UTF-8');
+$r = $t->ctl('key', 'describe', 'CafeKey00001', "\xe2\x81\xaa ok");
+is($r->{rc}, 0, 'describe accepts U+206A, next to the bidi controls');
+$r = $t->ctl('key', 'copy', 'CafeKey00001', '--name', $cafe,
+    '--access-key', 'CafeKey00002');
+is($r->{rc}, 0, 'copy --name accepts UTF-8');
+$r = $t->ctl('key', 'rename', 'CafeKey00002', "\xc3\xa9" x 64);
+is($r->{rc}, 0, 'a name of 128 bytes in 64 characters');
+refused(['key', 'rename', 'CafeKey00002', "\xc3\xa9" x 65],
+    qr/1 to 128 bytes/, 'a name of 130 bytes in 65 characters');
+
+###############################################################################
+# what the store holds, written straight into Redis, escaped for people
+
+sub put_key {
+    my ($ak, %f) = @_;
+    my %rec = (name => $ak, description => '', salt => '0' x 32,
+        status => 'enabled', created => 1764000000, updated => 1764000000,
+        apps => '*', interfaces => '*', ips => '', %f);
+    $t->redis('HSET', "{apiauth}:key:$ak", %rec);
+    $t->redis('ZADD', '{apiauth}:keys', 0, $ak);
+}
+
+put_key('EvilKey00001', name => "\x1b[31mred\x1b[0m",
+    description => "line\nbreak\x7f", ips => "10.0.0.1,\x1b]0;t\x07");
+put_key('EvilKey00002', name => "admin\xe2\x80\xae gnp.exe",
+    description => "\xc2\x9b" . '2J');
+put_key('EvilKey00003', name => "bad \x9b byte \xff\xfe",
+    description => "overlong \xc0\xaf surrogate \xed\xa0\x80 cut \xe6\x9d");
+put_key('EvilKey00004', name => 'back\\slash \\u202e');
+$t->redis('HSET', '{apiauth}:interface:evil', 'url',
+    "https://x.example/\xe2\x80\xae", 'app', "a\x1bb", 'created', 1764000000);
+$t->redis('ZADD', '{apiauth}:interfaces', 0, 'evil');
+
+$r = $t->ctl('key', 'list');
+is($r->{rc}, 0, 'list of records written straight into Redis');
+is(unclean($r->{out}), '', 'list: valid UTF-8, no control, no bidi '
+    . 'formatting character');
+ok(index($r->{out}, "\x9b") < 0 && index($r->{out}, "\xe2\x80\xae") < 0
+    && index($r->{out}, "\x1b") < 0, 'list: no raw 0x9b, RLO or ESC byte');
+like($r->{out}, qr/^EvilKey00001\s+\\u001b\[31mred\\u001b\[0m\s+enabled\s/m,
+    'list: a C0 control as \u001b');
+like($r->{out}, qr/^EvilKey00002\s+admin\\u202e gnp\.exe\s+enabled\s/m,
+    'list: RLO as \u202e');
+like($r->{out}, qr/^EvilKey00003\s+bad \\x9b byte \\xff\\xfe\s+enabled\s/m,
+    'list: a byte that is not UTF-8 as \xNN');
+like($r->{out}, qr/^EvilKey00004\s+back\\\\slash \\\\u202e\s+enabled\s/m,
+    'list: a backslash as \\\\, so that no text passes for an escape');
+
+# aligned on the escaped text, a column per character
+my @lines = map { Encode::decode('UTF-8', $_) } split /\n/, $r->{out};
+my ($head) = grep { /^ACCESS KEY/ } @lines;
+my @cols = map { index($_, ' enabled ') + 1 }
+    grep { /^(Cafe|Evil|Base)Key/ } @lines;
+is_deeply([sort { $a <=> $b } keys %{ { map { $_ => 1 } @cols } }],
+    [index($head, 'STATUS')], 'list: the STATUS column lines up on every '
+    . 'row, multibyte and escaped names included');
+
+$r = $t->ctl_json('key', 'list');
+ok($r->{json}, 'list --json of those records is valid JSON')
+    or diag($r->{out});
+is(unclean($r->{out}), '', 'list --json: no raw control or bidi character');
+my %by = map { $_->{access_key} => $_ } @{ $r->{json}{keys} || [] };
+is($by{EvilKey00001}{name}, "\x1b[31mred\x1b[0m", 'list --json: a C0 '
+    . 'control escaped as \u001b decodes back to it');
+is($by{EvilKey00001}{description}, "line\nbreak\x7f",
+    'list --json: newline and DEL');
+is($by{EvilKey00002}{name}, "admin\x{202e} gnp.exe",
+    'list --json: RLO escaped decodes back to it');
+is($by{EvilKey00002}{description}, "\x{9b}2J", 'list --json: U+009B');
+is($by{EvilKey00003}{name}, "bad \x{fffd} byte \x{fffd}\x{fffd}",
+    'list --json: each byte that is not UTF-8 is U+FFFD');
+is($by{EvilKey00003}{description},
+    "overlong \x{fffd}\x{fffd} surrogate \x{fffd}\x{fffd}\x{fffd} cut "
+    . "\x{fffd}\x{fffd}", 'list --json: overlong, surrogate and cut '
+    . 'sequences are U+FFFD for each byte');
+is($by{EvilKey00004}{name}, 'back\\slash \\u202e',
+    'list --json: backslashes stay backslashes');
+
+for my $ak (qw(EvilKey00001 EvilKey00002 EvilKey00003 EvilKey00004)) {
+    $r = $t->ctl_json('key', 'show', $ak);
+    ok($r->{json} && $r->{json}{access_key} eq $ak,
+        "show --json $ak is valid JSON") or diag($r->{out});
+}
+
+$r = $t->ctl('key', 'show', 'EvilKey00002');
+is(unclean($r->{out}), '', 'show: no raw control or bidi character');
+like($r->{out}, qr/^name           admin\\u202e gnp\.exe$/m, 'show: the name '
+    . 'escaped');
+like($r->{out}, qr/^description    \\u009b2J$/m, 'show: the description '
+    . 'escaped');
+like($r->{out}, qr/^evil\s+a\\u001bb\s+https:\/\/x\.example\/\\u202e$/m,
+    'show: call URLs escaped');
+$r = $t->ctl('key', 'show', 'EvilKey00003');
+like($r->{out}, qr/^description    overlong \\xc0\\xaf surrogate \\xed\\xa0\\x80 cut \\xe6\\x9d$/m,
+    'show: each byte that is not UTF-8 as \xNN');
+
+$r = $t->ctl('key', 'ip', 'EvilKey00001', 'list');
+is($r->{out}, "10.0.0.1\n\\u001b]0;t\\u0007\n", 'ip list: entries escaped');
+$r = $t->ctl_json('key', 'ip', 'EvilKey00001', 'list');
+is_deeply($r->{json}{ip_whitelist}, ['10.0.0.1', "\x1b]0;t\x07"],
+    'ip list --json: valid JSON');
+
+$r = $t->ctl('interface', 'list');
+is(unclean($r->{out}), '', 'interface list: no raw control or bidi '
+    . 'character');
+like($r->{out}, qr/^evil\s+a\\u001bb\s+https:\/\/x\.example\/\\u202e\s/m,
+    'interface list: app and URL escaped');
+$r = $t->ctl_json('interface', 'list');
+is($r->{json}{interfaces}[0]{url}, "https://x.example/\x{202e}",
+    'interface list --json: valid JSON');
+
+for my $ak (qw(EvilKey00001 EvilKey00002 EvilKey00003 EvilKey00004)) {
+    $t->redis('DEL', "{apiauth}:key:$ak");
+    $t->redis('ZREM', '{apiauth}:keys', $ak);
+}
+
+$t->finish;
+done_testing;
