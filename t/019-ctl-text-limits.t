@@ -1,10 +1,13 @@
 #!/usr/bin/perl
 
-# apiauth-ctl and text it did not write (issue 11):
+# apiauth-ctl and text it did not write, and bounds it must not pass
+# (issue 11):
 # - names and descriptions are UTF-8 without controls or bidirectional
 #   formatting characters, and refusals do not echo what they refuse;
 # - what the store holds is escaped for people and valid in --json, however
-#   it got there.
+#   it got there;
+# - max_ips cannot pass the module's bound, nor can a whitelist when the
+#   store's max_ips does; nor can a scope list.
 
 use strict;
 use warnings;
@@ -235,6 +238,95 @@ for my $ak (qw(EvilKey00001 EvilKey00002 EvilKey00003 EvilKey00004)) {
     $t->redis('DEL', "{apiauth}:key:$ak");
     $t->redis('ZREM', '{apiauth}:keys', $ak);
 }
+
+###############################################################################
+# one limit, one place: max_ips and the module's bound
+
+refused(['config', 'set', 'max_ips', '5000'],
+    qr/invalid max_ips "5000": the module reads at most 1024 whitelist entries; use a number from 1 to 1024/,
+    'config set max_ips past the module\'s bound');
+refused(['config', 'set', 'max_ips', '1025'], qr/at most 1024/,
+    'config set max_ips 1025');
+$r = $t->ctl('config', 'set', 'max_ips', '1024');
+is($r->{rc}, 0, 'config set max_ips 1024, the bound');
+$r = $t->ctl('config', 'show');
+is($r->{err}, '', 'config show at the bound: no warning');
+
+# a store that holds more: set before the bound, or straight into Redis
+$t->redis('HSET', '{apiauth}:meta', 'max_ips', '5000');
+
+$r = $t->ctl('config', 'show');
+is($r->{rc}, 0, 'config show of a max_ips past the bound');
+like($r->{out}, qr/^max_ips\s+5000  \(past the module's bound of 1024\)$/m,
+    'config show: says it is past the bound');
+like($r->{err}, qr/^apiauth-ctl: warning: max_ips 5000 is past the module's bound: no whitelist holds more than 1024 entries/,
+    'config show: warns');
+$r = $t->ctl_json('config', 'show');
+is_deeply([$r->{json}{max_ips}, $r->{json}{max_ips_bound}], [5000, 1024],
+    'config show --json: max_ips and the bound');
+
+$r = $t->ctl_json('doctor');
+my %c = map { $_->{check} => $_ } @{ $r->{json}{checks} || [] };
+is($c{whitelists}{status}, 'warn', 'doctor warns of max_ips past the bound');
+like($c{whitelists}{detail}, qr/max_ips 5000 is past the module's bound of 1024 entries: apiauth-ctl lets no whitelist grow past 1024, and nginx reads a key whose whitelist holds more as malformed/,
+    'doctor says what apiauth-ctl and nginx do');
+is($r->{rc}, 0, 'a warning does not fail the doctor');
+
+sub entries {
+    my ($from, $n) = @_;
+    return map { sprintf '10.0.%d.%d', int($_ / 256), $_ % 256 }
+        $from .. $from + $n - 1;
+}
+
+$t->create_key('--name', 'many', '--access-key', 'ManyKey00001');
+refused(['key', 'ip', 'ManyKey00001', 'add', entries(0, 1025)],
+    qr/a whitelist holds at most 1024 entries, the module's bound, whatever max_ips says/,
+    'ip add of 1,025 entries under max_ips 5000');
+$r = $t->ctl('key', 'ip', 'ManyKey00001', 'add', entries(0, 1024));
+is($r->{rc}, 0, 'ip add of 1,024 entries') or diag($r->{err});
+is(scalar(split /,/, $t->redis('HGET', '{apiauth}:key:ManyKey00001', 'ips')),
+    1024, 'the whitelist holds 1,024 entries');
+refused(['key', 'ip', 'ManyKey00001', 'add', '192.0.2.1'],
+    qr/at most 1024 entries, the module's bound/, 'one more entry');
+$r = $t->ctl('key', 'ip', 'ManyKey00001', 'add', '10.0.0.7');
+is($r->{rc}, 0, 'adding a present entry at the bound is fine');
+refused(['key', 'create', '--name', 'x', map { ('--ip', $_) } entries(0, 1025)],
+    qr/at most 1024 entries, the module's bound/,
+    'create with 1,025 entries');
+$r = $t->ctl('key', 'create', '--name', 'x', '--access-key', 'ManyKey00002',
+    map { ('--ip', $_) } entries(0, 1024));
+is($r->{rc}, 0, 'create with 1,024 entries');
+
+$t->redis('HSET', '{apiauth}:key:ManyKey00002', 'ips',
+    join(',', entries(0, 1025)));
+refused(['key', 'copy', 'ManyKey00002', '--name', 'c'],
+    qr/at most 1024 entries, the module's bound/,
+    'copy of a key whose whitelist was written past the bound');
+
+# the store's own limit, below the bound, says to raise it
+$t->redis('HSET', '{apiauth}:meta', 'max_ips', '3');
+refused(['key', 'ip', 'BaseKey00001', 'add', entries(0, 4)],
+    qr/at most max_ips \(3\) entries; raise the limit with "apiauth-ctl config set max_ips N" \(at most 1024\)/,
+    'max_ips below the bound');
+$t->redis('HSET', '{apiauth}:meta', 'max_ips', '50');
+
+# scope lists
+
+my @apps = map { "app$_" } 1 .. 257;
+refused(['key', 'create', '--name', 'x', '--app', join(',', @apps)],
+    qr/an app list holds at most 256 names, the module's bound/,
+    'create with 257 apps');
+refused(['key', 'create', '--name', 'x', map { ('--interface', $_) } @apps],
+    qr/an interface list holds at most 256 names, the module's bound/,
+    'create with 257 interfaces, one option each');
+refused(['key', 'scope', 'BaseKey00001', '--interfaces', join(',', @apps)],
+    qr/an interface list holds at most 256 names/, 'scope with 257 names');
+$r = $t->ctl_json('key', 'scope', 'BaseKey00001', '--apps',
+    join(',', @apps[0 .. 255], 'app1'));
+is(scalar @{ $r->{json}{apps} || [] }, 256,
+    'scope with 256 names and a repeat: the repeat does not count');
+$k = $t->create_key('--name', 'x', '--interface', join(',', @apps[0 .. 255]));
+is(scalar @{ $k->{interfaces} }, 256, 'create with 256 interfaces');
 
 $t->finish;
 done_testing;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "apiauth_key.h"
 
 
 #define CONFIG_MAX  1000000000LL
@@ -27,7 +28,8 @@ static const char  config_help[] =
     "commands:\n"
     "  show                 the limits, counts and master key id\n"
     "  set max_keys N       keys in the store (default 500)\n"
-    "  set max_ips N        whitelist entries per key (default 50)\n"
+    "  set max_ips N        whitelist entries per key (default 50, at "
+    "most " CTL_XSTR(APIAUTH_IPS_MAX) ")\n"
     "\n"
     "A change past a limit is refused; lowering a limit keeps what is\n"
     "there and refuses growth.\n";
@@ -113,14 +115,25 @@ config_show(int argc, char **argv)
     keys = config_count(CTL_KEYS);
     ifs = config_count(CTL_IFS);
 
+    /* set before there was a bound, or straight into Redis */
+
+    if (max_ips > APIAUTH_IPS_MAX) {
+        ctl_warn("max_ips %lld is past the module's bound: no whitelist "
+                 "holds more than %d entries; set \"apiauth-ctl config set "
+                 "max_ips %d\"", max_ips, APIAUTH_IPS_MAX, APIAUTH_IPS_MAX);
+    }
+
     if (ctl.json) {
-        printf("{\"max_keys\":%lld,\"max_ips\":%lld,\"keys\":%lld,"
-               "\"interfaces\":%lld,\"master_key_id\":\"%s\"}\n",
-               max_keys, max_ips, keys, ifs, ctl.key_id);
+        printf("{\"max_keys\":%lld,\"max_ips\":%lld,\"max_ips_bound\":%d,"
+               "\"keys\":%lld,\"interfaces\":%lld,"
+               "\"master_key_id\":\"%s\"}\n",
+               max_keys, max_ips, APIAUTH_IPS_MAX, keys, ifs, ctl.key_id);
 
     } else {
         printf("max_keys       %lld\n", max_keys);
-        printf("max_ips        %lld\n", max_ips);
+        printf("max_ips        %lld%s\n", max_ips,
+               max_ips > APIAUTH_IPS_MAX ? "  (past the module's bound of "
+               CTL_XSTR(APIAUTH_IPS_MAX) ")" : "");
         printf("keys           %lld\n", keys);
         printf("interfaces     %lld\n", ifs);
         printf("master key id  %s\n", ctl.key_id);
@@ -158,7 +171,16 @@ config_set(int argc, char **argv)
 
     if (ctl_parse_uint(argv[optind + 1], CONFIG_MAX, &v) != 0 || v == 0) {
         ctl_fail(CTL_EXIT_USAGE, "invalid %s \"%s\": use a number from 1 to "
-                 "%lld", name, argv[optind + 1], CONFIG_MAX);
+                 "%lld", name, argv[optind + 1],
+                 strcmp(name, "max_ips") == 0 ? APIAUTH_IPS_MAX : CONFIG_MAX);
+    }
+
+    /* a whitelist the module would read as malformed is never allowed */
+
+    if (strcmp(name, "max_ips") == 0 && v > APIAUTH_IPS_MAX) {
+        ctl_fail(CTL_EXIT_USAGE, "invalid max_ips \"%s\": the module reads "
+                 "at most %d whitelist entries; use a number from 1 to %d",
+                 argv[optind + 1], APIAUTH_IPS_MAX, APIAUTH_IPS_MAX);
     }
 
     ctl_redis_connect();

@@ -32,6 +32,10 @@
 #define CTL_DEFAULT_MAX_KEYS  500
 #define CTL_DEFAULT_MAX_IPS   50
 
+/* a number of a header's #define as a string literal */
+#define CTL_STR(x)         #x
+#define CTL_XSTR(x)        CTL_STR(x)
+
 /* every name carries the one hash tag: one slot on Redis Cluster */
 #define CTL_META           "{apiauth}:meta"
 #define CTL_KEYS           "{apiauth}:keys"
@@ -161,6 +165,9 @@ long long ctl_config_get(const char *name, long long dflt);
 /* doctor.c */
 int do_init(int argc, char **argv);
 int do_doctor(int argc, char **argv);
+
+/* redis.c: the module's bounds, as Lua, before the prelude */
+extern const char  ctl_lua_bounds[];
 
 /* scripts.c, generated from scripts/ *.lua */
 extern const char  ctl_lua_prelude[];

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "ctl.h"
+#include "apiauth_key.h"
 
 
 #define DOCTOR_OK       0
@@ -237,6 +238,25 @@ doctor_run(int quiet)
     doctor_report("keys", DOCTOR_OK, "%lld of max_keys %lld", n,
                   ctl_config_get("max_keys", CTL_DEFAULT_MAX_KEYS));
 
+    /* a max_ips set before there was a bound, or straight into Redis */
+
+    n = ctl_config_get("max_ips", CTL_DEFAULT_MAX_IPS);
+
+    if (n > APIAUTH_IPS_MAX) {
+        doctor_report("whitelists", DOCTOR_WARN, "max_ips %lld is past the "
+                      "module's bound of %d entries: apiauth-ctl lets no "
+                      "whitelist grow past %d, and nginx reads a key whose "
+                      "whitelist holds more as malformed and refuses its "
+                      "requests (store_unavailable); set \"apiauth-ctl "
+                      "config set max_ips %d\"", n, APIAUTH_IPS_MAX,
+                      APIAUTH_IPS_MAX, APIAUTH_IPS_MAX);
+
+    } else {
+        doctor_report("whitelists", DOCTOR_OK, "at most max_ips %lld "
+                      "entries, within the module's bound of %d", n,
+                      APIAUTH_IPS_MAX);
+    }
+
     r = ctl_redis_cmd("ZCARD %s", CTL_IFS);
     doctor_report("interfaces", DOCTOR_OK, "%lld", r->integer);
     freeReplyObject(r);
@@ -401,9 +421,9 @@ do_init(int argc, char **argv)
     snprintf(max_keys, sizeof(max_keys), "%d", CTL_DEFAULT_MAX_KEYS);
     snprintf(max_ips, sizeof(max_ips), "%d", CTL_DEFAULT_MAX_IPS);
 
-    r = redisCommand(ctl.rc, "EVAL %s%s 1 %s %s %s %s %s", ctl_lua_prelude,
-                     ctl_lua_init, CTL_META, ctl.key_id, ctl_now(), max_keys,
-                     max_ips);
+    r = redisCommand(ctl.rc, "EVAL %s%s%s 1 %s %s %s %s %s", ctl_lua_bounds,
+                     ctl_lua_prelude, ctl_lua_init, CTL_META, ctl.key_id,
+                     ctl_now(), max_keys, max_ips);
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         /* nothing half-done: the file we made goes with the failure */

@@ -6,6 +6,7 @@
  */
 
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,7 +296,7 @@ key_strv_free(key_strv_t *v, int items)
 static char *
 key_scope_canon(const char *what, key_strv_t *v)
 {
-    int          i;
+    int          i, names;
     char        *out, *p, *item, *save, *copy;
     size_t       len, n;
 
@@ -311,6 +312,7 @@ key_scope_canon(const char *what, key_strv_t *v)
 
     out = ctl_alloc(len + 1);
     p = out;
+    names = 0;
 
     for (i = 0; i < v->n; i++) {
         copy = ctl_strdup(v->items[i]);
@@ -349,6 +351,14 @@ key_scope_canon(const char *what, key_strv_t *v)
                                     (unsigned char *) item, n))
             {
                 continue;
+            }
+
+            /* the module reads a longer list as a malformed record */
+
+            if (++names > APIAUTH_SCOPE_NAMES_MAX) {
+                ctl_fail(CTL_EXIT_USAGE, "an %s list holds at most %d "
+                         "names, the module's bound; use all or fewer names",
+                         what, APIAUTH_SCOPE_NAMES_MAX);
             }
 
             if (p != out) {
@@ -1586,7 +1596,7 @@ key_ip(int argc, char **argv)
     key_strv_t   in, canon;
     redisReply  *r;
 
-    i = key_args(argc, argv, key_ip_help, 2, 1000);
+    i = key_args(argc, argv, key_ip_help, 2, INT_MAX);
     ak = key_access_key(argv[i]);
 
     action = -1;

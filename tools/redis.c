@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "apiauth_key.h"
 
 
 typedef struct {
@@ -30,6 +31,11 @@ typedef struct {
 static void ctl_redis_parse_url(const char *url, ctl_redis_addr_t *a);
 static void ctl_redis_password(ctl_redis_addr_t *a);
 static void ctl_redis_check(redisReply *r, const char *what);
+
+
+/* the number is written once, in apiauth_key.h: the scripts get it here */
+const char  ctl_lua_bounds[] =
+    "local APIAUTH_IPS_MAX = " CTL_XSTR(APIAUTH_IPS_MAX) "\n";
 
 
 #define ctl_url_fail(url)                                                    \
@@ -329,16 +335,18 @@ ctl_script(const char *body, int nkeys, int argc, const char **argv)
 {
     int           i, n;
     char          numkeys[16], *src;
-    size_t        plen, blen;
+    size_t        hlen, plen, blen;
     size_t       *lens;
     const char  **args;
     redisReply   *r;
 
+    hlen = strlen(ctl_lua_bounds);
     plen = strlen(ctl_lua_prelude);
     blen = strlen(body);
-    src = ctl_alloc(plen + blen + 1);
-    memcpy(src, ctl_lua_prelude, plen);
-    memcpy(src + plen, body, blen);
+    src = ctl_alloc(hlen + plen + blen + 1);
+    memcpy(src, ctl_lua_bounds, hlen);
+    memcpy(src + hlen, ctl_lua_prelude, plen);
+    memcpy(src + hlen + plen, body, blen);
 
     snprintf(numkeys, sizeof(numkeys), "%d", nkeys);
 
@@ -437,10 +445,15 @@ ctl_script_fail(redisReply *r)
                  "max_keys N\"", detail);
     }
 
+    if (strcmp(code, "MAXIPS") == 0 && strchr(detail, ' ') != NULL) {
+        ctl_fail(CTL_EXIT_USAGE, "a whitelist holds at most %d entries, the "
+                 "module's bound, whatever max_ips says", APIAUTH_IPS_MAX);
+    }
+
     if (strcmp(code, "MAXIPS") == 0) {
         ctl_fail(CTL_EXIT_USAGE, "a whitelist holds at most max_ips (%s) "
                  "entries; raise the limit with \"apiauth-ctl config set "
-                 "max_ips N\"", detail);
+                 "max_ips N\" (at most %d)", detail, APIAUTH_IPS_MAX);
     }
 
     if (strcmp(code, "ENABLED") == 0) {

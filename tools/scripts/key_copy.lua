@@ -14,6 +14,9 @@ if redis.call('ZCARD', KEYS[2]) >= max then
 end
 local s = redis.call('HMGET', KEYS[3], 'description', 'apps', 'interfaces',
                      'ips')
+if #split(s[4]) > APIAUTH_IPS_MAX then
+  return redis.error_reply('MAXIPS ' .. APIAUTH_IPS_MAX .. ' module')
+end
 local f = { 'name', ARGV[5], 'description', s[1] or '', 'salt', ARGV[6],
             'status', ARGV[7], 'created', ARGV[2], 'updated', ARGV[2],
             'apps', s[2] or '*', 'interfaces', s[3] or '*', 'ips', s[4] or '' }

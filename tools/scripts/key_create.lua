@@ -9,8 +9,9 @@ local max = limit('max_keys')
 if redis.call('ZCARD', KEYS[2]) >= max then
   return redis.error_reply('MAXKEYS ' .. max)
 end
-if #split(ARGV[11]) > limit('max_ips') then
-  return redis.error_reply('MAXIPS ' .. limit('max_ips'))
+local max, refusal = ips_max()
+if #split(ARGV[11]) > max then
+  return redis.error_reply(refusal)
 end
 local f = { 'name', ARGV[4], 'description', ARGV[5], 'salt', ARGV[6],
             'status', ARGV[7], 'created', ARGV[2], 'updated', ARGV[2],

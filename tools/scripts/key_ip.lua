@@ -19,9 +19,9 @@ elseif ARGV[4] == 'add' then
       have[ARGV[i]] = true
     end
   end
-  local max = limit('max_ips')
+  local max, refusal = ips_max()
   if #cur > max then
-    return redis.error_reply('MAXIPS ' .. max)
+    return redis.error_reply(refusal)
   end
 else
   local drop = {}

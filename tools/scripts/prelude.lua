@@ -17,6 +17,18 @@ local function limit(name)
   return tonumber(redis.call('HGET', KEYS[1], name))
 end
 
+-- A whitelist's bound: max_ips, but never past the module's bound,
+-- APIAUTH_IPS_MAX, which apiauth-ctl puts before this prelude from
+-- apiauth_key.h; a store may hold a larger max_ips, set before there was a
+-- bound or straight into Redis.  The refusal says which bound it was.
+local function ips_max()
+  local max = limit('max_ips')
+  if not max or max >= APIAUTH_IPS_MAX then
+    return APIAUTH_IPS_MAX, 'MAXIPS ' .. APIAUTH_IPS_MAX .. ' module'
+  end
+  return max, 'MAXIPS ' .. max
+end
+
 local function split(s)
   local t = {}
   if s then
