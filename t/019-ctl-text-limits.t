@@ -1,13 +1,15 @@
 #!/usr/bin/perl
 
-# apiauth-ctl and text it did not write, and bounds it must not pass
-# (issue 11):
+# apiauth-ctl and text it did not write, bounds it must not pass, and
+# expiries that cannot mean "never" (issue 11):
 # - names and descriptions are UTF-8 without controls or bidirectional
 #   formatting characters, and refusals do not echo what they refuse;
 # - what the store holds is escaped for people and valid in --json, however
 #   it got there;
 # - max_ips cannot pass the module's bound, nor can a whitelist when the
-#   store's max_ips does; nor can a scope list.
+#   store's max_ips does; nor can a scope list;
+# - an expiry is after 1970, and a stored one that is not a time is shown
+#   as expired.
 
 use strict;
 use warnings;
@@ -327,6 +329,68 @@ is(scalar @{ $r->{json}{apps} || [] }, 256,
     'scope with 256 names and a repeat: the repeat does not count');
 $k = $t->create_key('--name', 'x', '--interface', join(',', @apps[0 .. 255]));
 is(scalar @{ $k->{interfaces} }, 256, 'create with 256 interfaces');
+
+###############################################################################
+# expiry at or before the epoch
+
+my $after = qr/invalid expiry "[^"]*": use a time after 1970-01-01T00:00:00Z/;
+for my $time ('0', '00', '1970-01-01T00:00:00Z', '1969-12-31',
+    '1970-01-01T01:00:00+02:00', '1900-01-01T00:00:00Z')
+{
+    refused(['key', 'expire', 'BaseKey00001', $time], $after,
+        "expire $time");
+}
+refused(['key', 'create', '--name', 'x', '--expires', '0'], $after,
+    'create --expires 0');
+refused(['key', 'create', '--name', 'x', '--expires', '1969-12-31'], $after,
+    'create --expires 1969-12-31');
+refused(['key', 'copy', 'BaseKey00001', '--name', 'x', '--expires', '0'],
+    $after, 'copy --expires 0');
+refused(['key', 'copy', 'BaseKey00001', '--name', 'x', '--expires',
+    '1970-01-01T00:00:00Z'], $after, 'copy --expires at the epoch');
+
+$r = $t->ctl_json('key', 'expire', 'BaseKey00001', '1970-01-01T00:00:01Z');
+is($r->{rc}, 0, 'expire one second after the epoch');
+is_deeply([$r->{json}{expires}, $r->{json}{expired}],
+    ['1970-01-01T00:00:01Z', JSON::PP::true], 'which is long expired');
+is($t->redis('HGET', '{apiauth}:key:BaseKey00001', 'expires'), '1',
+    'the store holds 1');
+
+# what the store holds that is not a time is expired, not never
+
+for my $v ('0', '-5', 'abc', '', ' 5', '5x', '1.5', '99999999999999999999',
+    "\x1b[2J")
+{
+    $t->redis('HSET', '{apiauth}:key:BaseKey00001', 'expires', $v);
+    (my $shown = $v) =~ s/\x1b/\\u001b/g;
+    my $name = sprintf 'a stored expiry of "%s"', $shown;
+    $r = $t->ctl('key', 'show', 'BaseKey00001');
+    like($r->{out}, qr/^expires        invalid \("\Q$shown\E"\): treated as expired$/m,
+        "show: $name is invalid, treated as expired");
+    $r = $t->ctl_json('key', 'show', 'BaseKey00001');
+    is_deeply([$r->{json}{expires}, $r->{json}{expired}],
+        ['invalid', JSON::PP::true], "show --json: $name");
+    $r = $t->ctl_json('key', 'list');
+    ($j) = grep { $_->{access_key} eq 'BaseKey00001' }
+        @{ $r->{json}{keys} || [] };
+    is_deeply([$j->{expires}, $j->{expired}], ['invalid', JSON::PP::true],
+        "list --json: $name");
+    $r = $t->ctl('key', 'list');
+    like($r->{out}, qr/^BaseKey00001\s+base\s+enabled\s+\S+\s+invalid \(expired\)\s/m,
+        "list: $name");
+}
+
+$t->redis('HSET', '{apiauth}:key:BaseKey00001', 'expires', '0005');
+$r = $t->ctl_json('key', 'show', 'BaseKey00001');
+is_deeply([$r->{json}{expires}, $r->{json}{expired}],
+    ['1970-01-01T00:00:05Z', JSON::PP::true],
+    'a stored expiry with leading zeros is a time');
+$t->redis('HDEL', '{apiauth}:key:BaseKey00001', 'expires');
+$r = $t->ctl_json('key', 'show', 'BaseKey00001');
+is_deeply([$r->{json}{expires}, $r->{json}{expired}],
+    [undef, JSON::PP::false], 'only an absent expiry is never');
+$r = $t->ctl('key', 'show', 'BaseKey00001');
+like($r->{out}, qr/^expires        never$/m, 'show: never');
 
 $t->finish;
 done_testing;

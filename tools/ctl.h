@@ -72,7 +72,8 @@ typedef struct {
     char           *ips;
     long long       created;
     long long       updated;
-    long long       expires;          /* 0: never */
+    long long       expires;          /* 0: never; -1: not a valid time */
+    char           *expires_text;     /* as stored, when not a valid time */
 } ctl_key_t;
 
 

@@ -21,6 +21,9 @@
 #define KEY_PAGE       500
 #define KEY_MASK_SHOWN 4
 
+/* a stored expiry is read as a time up to this, without an overflow */
+#define KEY_TIME_MAX   ((LLONG_MAX - 9) / 10)
+
 
 typedef struct {
     char      **items;
@@ -40,6 +43,7 @@ static char *key_ips_canon(key_strv_t *v, key_strv_t *out);
 static void key_print_field(const char *label, const char *value);
 static void key_print_human(const ctl_key_t *k, int reveal);
 static void key_print_secret(const char *ak, const char *op);
+static long long key_expiry(const char *arg, const char *use);
 static void key_mask(const ctl_key_t *k, int reveal, char *out);
 static void key_json_members(const ctl_key_t *k, int reveal);
 static int key_simple(int argc, char **argv, const char *help,
@@ -512,7 +516,16 @@ ctl_key_from_reply(ctl_key_t *k, const char *ak, redisReply *r)
             k->updated = atoll(v);
 
         } else if (strcmp(f, "expires") == 0) {
-            k->expires = atoll(v);
+
+            /* only an absent field means never: anything else is expired */
+
+            if (ctl_parse_uint(v, KEY_TIME_MAX, &k->expires) != 0
+                || k->expires == 0)
+            {
+                k->expires = -1;
+                free(k->expires_text);
+                k->expires_text = ctl_strdup(v);
+            }
         }
     }
 
@@ -539,6 +552,7 @@ ctl_key_free(ctl_key_t *k)
     free(k->apps);
     free(k->interfaces);
     free(k->ips);
+    free(k->expires_text);
 }
 
 
@@ -618,16 +632,20 @@ key_json_members(const ctl_key_t *k, int reveal)
     json_str(buf);
     json_key("expires");
 
-    if (k->expires) {
+    if (k->expires > 0) {
         ctl_format_time(k->expires, buf, sizeof(buf));
         json_str(buf);
+
+    } else if (k->expires < 0) {
+        json_str("invalid");
 
     } else {
         json_null();
     }
 
     json_key("expired");
-    json_bool(k->expires && k->expires <= (long long) time(NULL));
+    json_bool(k->expires < 0
+              || (k->expires > 0 && k->expires <= (long long) time(NULL)));
     json_key("apps");
     ctl_list_json(k->apps, 1);
     json_key("interfaces");
@@ -653,7 +671,7 @@ key_print_field(const char *label, const char *value)
 static void
 key_print_human(const ctl_key_t *k, int reveal)
 {
-    char  buf[64], secret[APIAUTH_SECRET_LEN + 1];
+    char  buf[64], secret[APIAUTH_SECRET_LEN + 1], *text;
 
     key_mask(k, reveal, secret);
 
@@ -668,10 +686,15 @@ key_print_human(const ctl_key_t *k, int reveal)
     ctl_format_time(k->updated, buf, sizeof(buf));
     printf("updated        %s\n", buf);
 
-    if (k->expires) {
+    if (k->expires > 0) {
         ctl_format_time(k->expires, buf, sizeof(buf));
         printf("expires        %s%s\n", buf,
                k->expires <= (long long) time(NULL) ? " (expired)" : "");
+
+    } else if (k->expires < 0) {
+        text = ctl_escape_dup(k->expires_text, strlen(k->expires_text));
+        printf("expires        invalid (\"%s\"): treated as expired\n", text);
+        free(text);
 
     } else {
         printf("expires        never\n");
@@ -709,6 +732,26 @@ key_print_secret(const char *ak, const char *op)
     }
 
     ctl_key_free(&k);
+}
+
+
+/* an expiry is after the epoch: 0 and before could read as "never" */
+
+static long long
+key_expiry(const char *arg, const char *use)
+{
+    long long  t;
+
+    if (ctl_parse_time(arg, time(NULL), &t) != 0) {
+        ctl_fail(CTL_EXIT_USAGE, "invalid time \"%s\": use %s", arg, use);
+    }
+
+    if (t <= 0) {
+        ctl_fail(CTL_EXIT_USAGE, "invalid expiry \"%s\": use a time after "
+                 "1970-01-01T00:00:00Z", arg);
+    }
+
+    return t;
 }
 
 
@@ -791,11 +834,8 @@ key_create(int argc, char **argv)
     expires_buf[0] = '\0';
 
     if (expires_arg) {
-        if (ctl_parse_time(expires_arg, time(NULL), &expires) != 0) {
-            ctl_fail(CTL_EXIT_USAGE, "invalid time \"%s\": use RFC 3339, "
-                     "unix seconds or a duration such as 30d", expires_arg);
-        }
-
+        expires = key_expiry(expires_arg, "RFC 3339, unix seconds or a "
+                             "duration such as 30d");
         snprintf(expires_buf, sizeof(expires_buf), "%lld", expires);
     }
 
@@ -962,8 +1002,11 @@ key_list(int argc, char **argv)
             } else {
                 key_mask(&k, 0, secret);
 
-                if (k.expires) {
+                if (k.expires > 0) {
                     ctl_format_time(k.expires, expires, sizeof(expires));
+
+                } else if (k.expires < 0) {
+                    strcpy(expires, "invalid (expired)");
 
                 } else {
                     strcpy(expires, "never");
@@ -1451,11 +1494,8 @@ key_copy(int argc, char **argv)
     expires_buf[0] = '\0';
 
     if (expires_arg) {
-        if (ctl_parse_time(expires_arg, time(NULL), &expires) != 0) {
-            ctl_fail(CTL_EXIT_USAGE, "invalid time \"%s\": use RFC 3339, "
-                     "unix seconds or a duration such as 30d", expires_arg);
-        }
-
+        expires = key_expiry(expires_arg, "RFC 3339, unix seconds or a "
+                             "duration such as 30d");
         snprintf(expires_buf, sizeof(expires_buf), "%lld", expires);
     }
 
@@ -1558,11 +1598,11 @@ key_expire(int argc, char **argv)
     i = key_args(argc, argv, key_expire_help, 2, 2);
     ak = key_access_key(argv[i]);
 
-    if (strcmp(argv[i + 1], "never") != 0
-        && ctl_parse_time(argv[i + 1], time(NULL), &t) != 0)
-    {
-        ctl_fail(CTL_EXIT_USAGE, "invalid time \"%s\": use RFC 3339, unix "
-                 "seconds, a duration such as 30d, or never", argv[i + 1]);
+    t = 0;
+
+    if (strcmp(argv[i + 1], "never") != 0) {
+        t = key_expiry(argv[i + 1], "RFC 3339, unix seconds, a duration "
+                       "such as 30d, or never");
     }
 
     ctl_redis_connect();
