@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 
-# apiauth-ctl and text it did not write, bounds it must not pass, and
-# expiries that cannot mean "never" (issue 11):
+# apiauth-ctl and text it did not write, bounds it must not pass, expiries
+# that cannot mean "never", and secrets that are its own (issue 11):
 # - names and descriptions are UTF-8 without controls or bidirectional
 #   formatting characters, and refusals do not echo what they refuse;
 # - what the store holds is escaped for people and valid in --json, however
@@ -9,7 +9,8 @@
 # - max_ips cannot pass the module's bound, nor can a whitelist when the
 #   store's max_ips does; nor can a scope list;
 # - an expiry is after 1970, and a stored one that is not a time is shown
-#   as expired.
+#   as expired;
+# - a command that changes a secret prints the secret of its own change.
 
 use strict;
 use warnings;
@@ -20,6 +21,7 @@ use Encode ();
 use JSON::PP;
 use Test::More;
 use Apiauth::Test;
+use Apiauth::Client;
 
 my $t = Apiauth::Test->new;
 $t->start_redis;
@@ -391,6 +393,44 @@ is_deeply([$r->{json}{expires}, $r->{json}{expired}],
     [undef, JSON::PP::false], 'only an absent expiry is never');
 $r = $t->ctl('key', 'show', 'BaseKey00001');
 like($r->{out}, qr/^expires        never$/m, 'show: never');
+
+###############################################################################
+# a command that changes a secret prints the secret of its own change
+
+$t->create_key('--name', 'regen', '--access-key', 'RegenKey0001');
+my @runs = map { $t->ctl_spawn('--json', 'key', 'regenerate-secret',
+    'RegenKey0001') } 1 .. 10;
+my @res = map { $t->ctl_wait($_) } @runs;
+is(scalar(grep { $_->{rc} == 0 } @res), 10,
+    '10 concurrent regenerate-secret runs succeed')
+    or diag(join '', map { $_->{err} } @res);
+my @printed = map { my $d = eval { decode_json($_->{out}) };
+    $d ? $d->{access_secret} : '' } @res;
+is(scalar(grep { /^[0-9a-f]{64}$/ } @printed), 10, 'each prints a secret');
+is(scalar keys %{ { map { $_ => 1 } @printed } }, 10,
+    'the ten secrets are all different');
+$r = $t->ctl_json('key', 'show', 'RegenKey0001', '--reveal');
+my $current = $r->{json}{access_secret};
+is(scalar(grep { $_ eq $current } @printed), 1,
+    'the current secret is exactly one of them');
+
+# the module agrees: the current secret works, no other printed one does;
+# nginx starts now, as a key's cache is filled at first use
+
+$t->write_nginx_conf(nginx_conf(server => <<'EOF'));
+        location / { apiauth token; @@BACKEND@@ }
+EOF
+$t->start_nginx;
+
+my $key = { access_key => 'RegenKey0001', access_secret => $current,
+    name => 'regen' };
+$r = send_plain($t, target => '/current', headers => [token_headers($key)]);
+expect_ok($t, $r, $key, 'the current secret');
+for my $s (grep { $_ ne $current } @printed) {
+    $r = send_plain($t, target => '/old', headers => [token_headers({
+        access_key => 'RegenKey0001', access_secret => $s })]);
+    expect_refused($t, $r, 'bad_secret', 'a secret another run replaced');
+}
 
 $t->finish;
 done_testing;

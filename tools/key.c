@@ -42,7 +42,8 @@ static char *key_scope_canon(const char *what, key_strv_t *v);
 static char *key_ips_canon(key_strv_t *v, key_strv_t *out);
 static void key_print_field(const char *label, const char *value);
 static void key_print_human(const ctl_key_t *k, int reveal);
-static void key_print_secret(const char *ak, const char *op);
+static void key_print_secret(const char *ak, const char *op,
+    const char *salt, redisReply *r);
 static long long key_expiry(const char *arg, const char *use);
 static void key_mask(const ctl_key_t *k, int reveal, char *out);
 static void key_json_members(const ctl_key_t *k, int reveal);
@@ -50,7 +51,7 @@ static int key_simple(int argc, char **argv, const char *help,
     const char *op, const char *field, const char *value);
 static void key_call_urls(const ctl_key_t *k);
 static void key_done(const char *ak, const char *fmt, const char *arg);
-static int key_update(const char *ak, const char *op, int nset,
+static redisReply *key_update(const char *ak, const char *op, int nset,
     const char **fv, int ndel, const char **del);
 static size_t key_list_count(const char *list);
 
@@ -712,14 +713,32 @@ key_print_human(const ctl_key_t *k, int reveal)
 }
 
 
+/*
+ * a change that drew a salt prints the secret of that salt, which its
+ * script returns, not of the salt stored when the key is read again: a
+ * concurrent change may have replaced it since, and its secret is not
+ * this run's to hand out
+ */
+
 static void
-key_print_secret(const char *ak, const char *op)
+key_print_secret(const char *ak, const char *op, const char *salt,
+    redisReply *r)
 {
     ctl_key_t  k;
+
+    if (r->type != REDIS_REPLY_STRING || strcmp(r->str, salt) != 0) {
+        ctl_fail_reply(r, CTL_EXIT_RUNTIME, "internal error: the %s script "
+                       "did not return the salt it was given", op);
+    }
+
+    freeReplyObject(r);
 
     if (ctl_key_read(ak, &k) != 0) {
         ctl_fail(CTL_EXIT_RUNTIME, "key \"%s\" vanished during %s", ak, op);
     }
+
+    free(k.salt);
+    k.salt = ctl_strdup(salt);
 
     if (ctl.json) {
         ctl_key_json(&k, 1);
@@ -879,9 +898,8 @@ key_create(int argc, char **argv)
                     ctl.key_id, ctl_now(), ak_buf, name, description, salt,
                     disabled ? "disabled" : "enabled", expires_buf, apps,
                     interfaces, ips, NULL);
-    freeReplyObject(r);
 
-    key_print_secret(ak_buf, "create");
+    key_print_secret(ak_buf, "create", salt, r);
 
     free(apps);
     free(interfaces);
@@ -1228,17 +1246,16 @@ key_done(const char *ak, const char *fmt, const char *arg)
 
 /*
  * one script for every change of fields: nset field/value pairs to set,
- * then the fields to delete
+ * then the fields to delete; the reply is the salt set, if one was
  */
 
-static int
+static redisReply *
 key_update(const char *ak, const char *op, int nset, const char **fv,
     int ndel, const char **del)
 {
     int          i, n;
     char         store[KEY_NAME_LEN], count[16];
     const char  *argv[32];
-    redisReply  *r;
 
     key_store_name(store, ak);
     snprintf(count, sizeof(count), "%d", nset);
@@ -1260,10 +1277,7 @@ key_update(const char *ak, const char *op, int nset, const char **fv,
         argv[n++] = del[i];
     }
 
-    r = ctl_script(ctl_lua_key_update, 2, n, argv);
-    freeReplyObject(r);
-
-    return CTL_EXIT_OK;
+    return ctl_script(ctl_lua_key_update, 2, n, argv);
 }
 
 
@@ -1304,7 +1318,7 @@ key_simple(int argc, char **argv, const char *help, const char *op,
 
     fv[0] = field;
     fv[1] = value;
-    key_update(ak, op, 1, fv, 0, NULL);
+    freeReplyObject(key_update(ak, op, 1, fv, 0, NULL));
 
     if (strcmp(field, "status") == 0) {
         key_done(ak, "key \"%s\" %s", value);
@@ -1354,6 +1368,7 @@ key_regenerate_secret(int argc, char **argv)
     int          i;
     char         salt[64];
     const char  *ak, *fv[2];
+    redisReply  *r;
 
     i = key_args(argc, argv, key_regenerate_secret_help, 1, 1);
     ak = key_access_key(argv[i]);
@@ -1364,9 +1379,9 @@ key_regenerate_secret(int argc, char **argv)
     ctl_gen_salt(salt);
     fv[0] = "salt";
     fv[1] = salt;
-    key_update(ak, "regenerate-secret", 1, fv, 0, NULL);
+    r = key_update(ak, "regenerate-secret", 1, fv, 0, NULL);
 
-    key_print_secret(ak, "regenerate-secret");
+    key_print_secret(ak, "regenerate-secret", salt, r);
 
     return CTL_EXIT_OK;
 }
@@ -1397,9 +1412,8 @@ key_set_access_key(int argc, char **argv)
 
     r = ctl_scriptl(ctl_lua_key_rekey, 4, CTL_META, CTL_KEYS, old_store,
                     new_store, ctl.key_id, ctl_now(), ak, new_ak, salt, NULL);
-    freeReplyObject(r);
 
-    key_print_secret(new_ak, "set-access-key");
+    key_print_secret(new_ak, "set-access-key", salt, r);
 
     return CTL_EXIT_OK;
 }
@@ -1509,9 +1523,8 @@ key_copy(int argc, char **argv)
     r = ctl_scriptl(ctl_lua_key_copy, 4, CTL_META, CTL_KEYS, src_store,
                     dst_store, ctl.key_id, ctl_now(), src, ak_buf, name, salt,
                     disabled ? "disabled" : "enabled", expires_buf, NULL);
-    freeReplyObject(r);
 
-    key_print_secret(ak_buf, "copy");
+    key_print_secret(ak_buf, "copy", salt, r);
 
     return CTL_EXIT_OK;
 }
@@ -1575,7 +1588,7 @@ key_scope(int argc, char **argv)
     ctl_redis_connect();
     ctl_master_check();
 
-    key_update(ak, "scope", n / 2, fv, 0, NULL);
+    freeReplyObject(key_update(ak, "scope", n / 2, fv, 0, NULL));
     key_done(ak, "key \"%s\": scope set%s", "");
 
     free(apps);
@@ -1610,14 +1623,14 @@ key_expire(int argc, char **argv)
 
     if (strcmp(argv[i + 1], "never") == 0) {
         del[0] = "expires";
-        key_update(ak, "expire", 0, NULL, 1, del);
+        freeReplyObject(key_update(ak, "expire", 0, NULL, 1, del));
         key_done(ak, "key \"%s\" never expires%s", "");
 
     } else {
         snprintf(buf, sizeof(buf), "%lld", t);
         fv[0] = "expires";
         fv[1] = buf;
-        key_update(ak, "expire", 1, fv, 0, NULL);
+        freeReplyObject(key_update(ak, "expire", 1, fv, 0, NULL));
         ctl_format_time(t, buf, sizeof(buf));
         key_done(ak, "key \"%s\" expires at %s", buf);
     }

@@ -1,5 +1,5 @@
 -- KEYS: meta, index, source key, new key.  ARGV: id, now, source ak,
--- new ak, name, salt, status, expires ('' for never).
+-- new ak, name, salt, status, expires ('' for never).  Returns the salt.
 local e = check_id()
 if e then return e end
 if redis.call('EXISTS', KEYS[3]) == 0 then
@@ -27,4 +27,4 @@ end
 redis.call('HSET', KEYS[4], unpack(f))
 redis.call('ZADD', KEYS[2], 0, ARGV[4])
 changed('key.copy', { ARGV[4] })
-return 'OK'
+return ARGV[6]

@@ -1,5 +1,6 @@
 -- KEYS: meta, index, key.  ARGV: id, now, ak, name, description, salt,
--- status, expires ('' for never), apps, interfaces, ips.
+-- status, expires ('' for never), apps, interfaces, ips.  Returns the
+-- salt, whose secret is the one to print.
 local e = check_id()
 if e then return e end
 if redis.call('EXISTS', KEYS[3]) == 1 then
@@ -23,4 +24,4 @@ end
 redis.call('HSET', KEYS[3], unpack(f))
 redis.call('ZADD', KEYS[2], 0, ARGV[3])
 changed('key.create', { ARGV[3] })
-return 'OK'
+return ARGV[6]

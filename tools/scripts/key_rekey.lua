@@ -1,5 +1,6 @@
 -- KEYS: meta, index, old key, new key.  ARGV: id, now, old ak, new ak,
 -- new salt.  The old accessKey and its secret stop working at once.
+-- Returns the salt.
 local e = check_id()
 if e then return e end
 if redis.call('EXISTS', KEYS[3]) == 0 then
@@ -13,4 +14,4 @@ redis.call('HSET', KEYS[4], 'salt', ARGV[5], 'updated', ARGV[2])
 redis.call('ZREM', KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[2], 0, ARGV[4])
 changed('key.set-access-key', { ARGV[3], ARGV[4] })
-return 'OK'
+return ARGV[5]
