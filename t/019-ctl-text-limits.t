@@ -360,7 +360,7 @@ is($t->redis('HGET', '{apiauth}:key:BaseKey00001', 'expires'), '1',
 
 # what the store holds that is not a time is expired, not never
 
-for my $v ('0', '-5', 'abc', '', ' 5', '5x', '1.5', '99999999999999999999',
+for my $v ('0', '-5', 'abc', '', ' 5', '5x', '1.5', '9223372036854775808',
     "\x1b[2J")
 {
     $t->redis('HSET', '{apiauth}:key:BaseKey00001', 'expires', $v);
@@ -382,6 +382,12 @@ for my $v ('0', '-5', 'abc', '', ' 5', '5x', '1.5', '99999999999999999999',
         "list: $name");
 }
 
+$t->redis('HSET', '{apiauth}:key:BaseKey00001', 'expires',
+    '9223372036854775807');
+$r = $t->ctl_json('key', 'show', 'BaseKey00001');
+is_deeply([$r->{json}{expires}, $r->{json}{expired}],
+    ['9223372036854775807', JSON::PP::false],
+    'the largest time nginx reads is a time, far in the future');
 $t->redis('HSET', '{apiauth}:key:BaseKey00001', 'expires', '0005');
 $r = $t->ctl_json('key', 'show', 'BaseKey00001');
 is_deeply([$r->{json}{expires}, $r->{json}{expired}],

@@ -21,9 +21,6 @@
 #define KEY_PAGE       500
 #define KEY_MASK_SHOWN 4
 
-/* a stored expiry is read as a time up to this, without an overflow */
-#define KEY_TIME_MAX   ((LLONG_MAX - 9) / 10)
-
 
 typedef struct {
     char      **items;
@@ -518,9 +515,12 @@ ctl_key_from_reply(ctl_key_t *k, const char *ak, redisReply *r)
 
         } else if (strcmp(f, "expires") == 0) {
 
-            /* only an absent field means never: anything else is expired */
+            /*
+             * only an absent field means never: anything else that is not
+             * a time (as nginx reads one) is expired
+             */
 
-            if (ctl_parse_uint(v, KEY_TIME_MAX, &k->expires) != 0
+            if (ctl_parse_uint(v, LLONG_MAX, &k->expires) != 0
                 || k->expires == 0)
             {
                 k->expires = -1;

@@ -164,6 +164,8 @@ ctl_common_opt(int opt, char **argv, const char *help)
 }
 
 
+/* up to max, which may be LLONG_MAX: the check comes before the overflow */
+
 int
 ctl_parse_uint(const char *s, long long max, long long *v)
 {
@@ -180,11 +182,11 @@ ctl_parse_uint(const char *s, long long max, long long *v)
             return -1;
         }
 
-        n = n * 10 + (*s - '0');
-
-        if (n > max) {
+        if (n > (max - (*s - '0')) / 10) {
             return -1;
         }
+
+        n = n * 10 + (*s - '0');
     }
 
     *v = n;
