@@ -18,9 +18,10 @@
 #
 # Environment: APIAUTH_BUILD (build dir), BENCH_ROUNDS (3), BENCH_PAIRS
 # (40 paced, a fifth of that flat out), BENCH_PERIOD_MS (500), BENCH_SCALE_KEYS
-# (1000000), BENCH_HOT_KEYS (100000), BENCH_PARTS (pairs,scale; add
+# (1000000), BENCH_HOT_KEYS (100000), BENCH_PARTS (pairs,timing,scale; add
 # "harness" for a row without apiauth against its twin: the harness's own
-# bias), BENCH_PACE_MS (2), BENCH_PERF=1 (perf records the worker through
+# bias), BENCH_TIMING_REQUESTS (5000 of each kind), BENCH_PACE_MS (2),
+# BENCH_PERF=1 (perf records the worker through
 # each paced run, and each row gets a report of what it spends more on, per
 # request, than its twin, from the samples of the counted periods).
 
@@ -32,9 +33,10 @@ use lib "$FindBin::Bin/../t/lib";
 use Digest::SHA qw(hmac_sha256_hex);
 use IO::Socket::INET;
 use POSIX qw(ceil floor);
-use Time::HiRes qw(sleep time);
+use Socket qw(IPPROTO_TCP TCP_NODELAY);
+use Time::HiRes qw(CLOCK_MONOTONIC clock_gettime sleep time);
 use Apiauth::Test;
-use Apiauth::Sign qw(signed_raw);
+use Apiauth::Sign qw(sign_request signed_raw);
 
 my $ROUNDS = $ENV{BENCH_ROUNDS} // 3;
 my $PAIRS = $ENV{BENCH_PAIRS} // 40;
@@ -46,7 +48,8 @@ my $HOT = $ENV{BENCH_HOT_KEYS} // 100_000;
 my $CONNS = 50;
 my $PERF = $ENV{BENCH_PERF};
 my $PACE = $ENV{BENCH_PACE_MS} // 2;
-my $PARTS = $ENV{BENCH_PARTS} // 'pairs,scale';
+my $PARTS = $ENV{BENCH_PARTS} // 'pairs,timing,scale';
+my $TIMING = $ENV{BENCH_TIMING_REQUESTS} // 5000;
 
 my $t = Apiauth::Test->new;
 my $dir = $t->dir;
@@ -129,6 +132,7 @@ for my $round ($PARTS =~ /pairs/ ? (1 .. $ROUNDS) : ()) {
     ratio($s2, $bare);
 }
 
+timing() if $PARTS =~ /timing/;
 scale() if $PARTS =~ /scale/;
 
 summary();
@@ -519,6 +523,87 @@ sub cpu_model {
 sub nginx_version {
     my $v = `$Apiauth::Test::NGINX -v 2>&1`;
     return $v =~ m{nginx/(\S+)} ? $1 : '?';
+}
+
+###############################################################################
+# timing: whether an accessKey exists must not show in the response time
+
+# a signed request with 16 large signed headers, of a key and a secret
+sub big_signed {
+    my ($ak, $secret, $date) = @_;
+    my @h = (['Host', 'a.bench'], ['X-Apiauth-Date', $date],
+        ['X-Apiauth-Nonce', 'timing-nonce-00000001'],
+        map { [sprintf('X-Pad-%02d', $_), chr(96 + $_) x 1000] } 1 .. 16);
+    my $auth = sign_request(access_key => $ak, secret => $secret,
+        method => 'GET', target => '/sig/orders', headers => \@h);
+    return "GET /sig/orders HTTP/1.1\r\n"
+        . join('', map { "$_->[0]: $_->[1]\r\n" } @h)
+        . "Authorization: $auth\r\n\r\n";
+}
+
+# seconds for one request on a kept connection, and its status
+sub round_trip {
+    my ($s, $raw) = @_;
+    my $t0 = clock_gettime(CLOCK_MONOTONIC);
+    print $s $raw;
+    my $buf = '';
+    until ($buf =~ /\r\n\r\n/ && length($buf) >= index($buf, "\r\n\r\n")
+           + 4 + ($buf =~ /Content-Length: (\d+)/i ? $1 : 0))
+    {
+        sysread($s, $buf, 4096, length $buf) or die "closed\n";
+    }
+    my $secs = clock_gettime(CLOCK_MONOTONIC) - $t0;
+    my ($status) = $buf =~ m{^HTTP/1\.1 (\d+)};
+    return ($secs, $status);
+}
+
+# a known key with a wrong secret (bad_signature) and an accessKey that
+# does not exist (unknown_key), both cached, in turn on one connection, and
+# the known one again as a third kind: the difference between the two
+# known kinds is the noise the other difference is judged against
+sub timing {
+    my $date = int time;
+    my %req = (
+        known => big_signed($AK, 'f' x 64, $date),
+        unknown => big_signed('NoSuchKey001', 'f' x 64, $date),
+    );
+    $req{again} = $req{known};
+
+    print "\n# timing: cached known key (wrong signature) against cached "
+        . "unknown accessKey, 16 signed headers of 1000 bytes, $TIMING "
+        . "requests each in turn on one connection\n";
+
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+        Proto => 'tcp') or die "connect: $!\n";
+    # a request of several segments: without it, Nagle waits for an ACK
+    # that the server delays, 40 ms a request
+    setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1) or die "TCP_NODELAY: $!\n";
+    my %lat;
+    for my $i (0 .. $TIMING + 50) {
+        for my $kind (qw(known unknown again)) {
+            my ($secs, $status) = round_trip($s, $req{$kind});
+            push @failures, "timing: $kind answered $status, not 401"
+                unless $status == 401;
+            # the first ones fill the cache and warm up
+            push @{ $lat{$kind} }, $secs if $i > 50;
+        }
+    }
+    close $s;
+
+    my %m = map { $_ => 1e6 * median(@{ $lat{$_} }) } keys %lat;
+    my $noise = abs($m{again} - $m{known});
+    my $diff = $m{unknown} - $m{known};
+    printf "median us: known %.1f, unknown %.1f, known again %.1f\n",
+        $m{known}, $m{unknown}, $m{again};
+    printf "unknown - known: %+.1f us (%+.1f%%); known again - known "
+        . "(the noise): %+.1f us\n", $diff, 100 * $diff / $m{known},
+        $m{again} - $m{known};
+
+    # the goal is within the noise; a difference past twice the noise and
+    # past 2% of a request is a finding
+    push @failures, sprintf('timing: an unknown accessKey answers %+.1f us '
+        . 'apart from a known one (noise %.1f us)', $diff, $noise)
+        if abs($diff) > 2 * $noise && abs($diff) > 0.02 * $m{known};
 }
 
 ###############################################################################
