@@ -754,6 +754,17 @@ sub scale {
 # cache zone filled with keys, then asked again from the most recent one
 # back (LRU: the hits are what fits); a 1m nonce zone filled until it
 # refuses
+# requests of a nonce pool sent until the zone refuses them: how many passed
+sub remembered {
+    my ($file) = @_;
+    my $cmd = "taskset -c 1 wrk -t1 -c10 -d8s -s $lua/pool.lua "
+        . "http://127.0.0.1:$port/ $dir/$file 2>&1";
+    my $out = `$cmd`;
+    my ($all) = $out =~ /(\d+) requests in/;
+    my ($bad) = $out =~ /Non-2xx or 3xx responses: (\d+)/;
+    return ($all // 0) - ($bad // 0);
+}
+
 sub capacity {
     my $master = master_bytes();
 
@@ -773,21 +784,35 @@ sub capacity {
     printf "cache zone 1m: %d keys cached, %.0f bytes of zone per key\n",
         $hits, 1048576 / ($hits || 1);
 
+    # sixteen keys in turn fill the zone (one key holds a quarter of it);
+    # then one key alone, its share
     my $date = int time;
+    my @keys = map { [ scale_ak($_), scale_secret($master, $_) ] } 1 .. 16;
     open my $f, '>', "$dir/fill.req" or die;
-    print $f signed_raw(access_key => $AK, secret => $SECRET,
-        target => "/sig/orders", host => "a.bench",
-        nonce => sprintf('fill%011d%07d', $date, $_), date => $date)
+    print $f signed_raw(access_key => $keys[$_ % 16][0],
+        secret => $keys[$_ % 16][1], target => "/sig/orders",
+        host => "a.bench", nonce => sprintf('fill%011d%07d', $date, $_),
+        date => $date)
         for 1 .. 80_000;
     close $f;
-    my $cmd = "taskset -c 1 wrk -t1 -c10 -d8s -s $lua/pool.lua "
-        . "http://127.0.0.1:$port/ $dir/fill.req 2>&1";
-    my $out = `$cmd`;
-    my ($all) = $out =~ /(\d+) requests in/;
-    my ($bad) = $out =~ /Non-2xx or 3xx responses: (\d+)/;
-    my $ok = ($all // 0) - ($bad // 0);
-    printf "nonce zone 1m: %d nonces remembered until it refused, %.1f bytes "
-        . "of zone per nonce\n", $ok, 1048576 / ($ok || 1);
+    open $f, '>', "$dir/share.req" or die;
+    print $f signed_raw(access_key => $AK, secret => $SECRET,
+        target => "/sig/orders", host => "a.bench",
+        nonce => sprintf('share%011d%07d', $date, $_), date => $date)
+        for 1 .. 40_000;
+    close $f;
+
+    my $ok = remembered('fill.req');
+    printf "nonce zone 1m: %d nonces of 16 keys remembered until it refused, "
+        . "%.1f bytes of zone per nonce\n", $ok, 1048576 / ($ok || 1);
+
+    $t->stop_nginx;
+    $t->start_nginx;
+    $worker = worker_pid();
+    $ok = remembered('share.req');
+    printf "nonce zone 1m: %d nonces of one key remembered until it was "
+        . "refused, its share: %.1f%% of the entries\n", $ok,
+        100 * $ok * 16 / 1048576;
 
     # wrk's own connections end with the run; no more to measure
     @failures = grep { !/wrk saw errors/ || !/fill/ } @failures;
