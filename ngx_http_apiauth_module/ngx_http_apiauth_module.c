@@ -16,6 +16,7 @@
 #define NGX_HTTP_APIAUTH_DEFAULT_PORT    6379
 #define NGX_HTTP_APIAUTH_CACHE_SIZE      (16 * 1024 * 1024)
 #define NGX_HTTP_APIAUTH_NONCE_SIZE      (64 * 1024 * 1024)
+#define NGX_HTTP_APIAUTH_NONCE_SHARE     25         /* percent */
 
 
 static ngx_int_t ngx_http_apiauth_variable(ngx_http_request_t *r,
@@ -77,7 +78,7 @@ static ngx_command_t  ngx_http_apiauth_commands[] = {
       NULL },
 
     { ngx_string("apiauth_nonce"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
       ngx_http_apiauth_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_apiauth_main_conf_t, nonce_zone),
@@ -789,7 +790,10 @@ ngx_http_apiauth_master_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* apiauth_cache zone=NAME:SIZE [ttl=] [negative_ttl=]; apiauth_nonce */
+/*
+ * apiauth_cache zone=NAME:SIZE [ttl=] [negative_ttl=];
+ * apiauth_nonce zone=NAME:SIZE [share=N%]
+ */
 
 static char *
 ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -798,6 +802,7 @@ ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     u_char           *colon;
     ssize_t           size;
+    ngx_int_t         share;
     ngx_str_t        *value, name, s;
     ngx_uint_t        i;
     ngx_msec_t        ttl, negative_ttl;
@@ -814,6 +819,7 @@ ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     size = 0;
     ttl = 30000;
     negative_ttl = NGX_CONF_UNSET_MSEC;
+    share = NGX_HTTP_APIAUTH_NONCE_SHARE;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
@@ -869,6 +875,22 @@ ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
                 continue;
             }
+
+        } else if (ngx_strncmp(value[i].data, "share=", 6) == 0
+                   && value[i].len > 7
+                   && value[i].data[value[i].len - 1] == '%')
+        {
+            /* whole sixteenths of a bucket: 25% is four entries of it */
+
+            share = ngx_atoi(value[i].data + 6, value[i].len - 7);
+            if (share == NGX_ERROR || share < 7 || share > 100) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\": use a share "
+                                   "from 7%% to 100%%", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
         }
 
         goto invalid;
@@ -892,7 +914,7 @@ ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                                            negative_ttl);
 
     } else {
-        *zone = ngx_http_apiauth_nonce_add(cf, &name, size);
+        *zone = ngx_http_apiauth_nonce_add(cf, &name, size, share);
     }
 
     return *zone ? NGX_CONF_OK : NGX_CONF_ERROR;
@@ -944,7 +966,8 @@ ngx_http_apiauth_init(ngx_conf_t *cf)
     if (amcf->nonce_zone == NULL) {
         ngx_str_set(&name, "apiauth_nonce");
         amcf->nonce_zone = ngx_http_apiauth_nonce_add(cf, &name,
-                                                  NGX_HTTP_APIAUTH_NONCE_SIZE);
+                                                  NGX_HTTP_APIAUTH_NONCE_SIZE,
+                                                  NGX_HTTP_APIAUTH_NONCE_SHARE);
         if (amcf->nonce_zone == NULL) {
             return NGX_ERROR;
         }

@@ -241,7 +241,7 @@ ngx_int_t ngx_http_apiauth_key_copy(ngx_pool_t *pool,
 
 /* ngx_http_apiauth_nonce.c */
 ngx_shm_zone_t *ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name,
-    size_t size);
+    size_t size, ngx_uint_t share);
 ngx_int_t ngx_http_apiauth_nonce_hash(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_str_t *nonce, ngx_http_apiauth_nonce_id_t *id);
 /*

@@ -19,10 +19,10 @@
  * buckets hold sixteen live nonces, the zone is full for that nonce: the
  * first such refusal comes at about 87% of the entries.
  *
- * A key holds at most four entries of a bucket, a quarter of the zone, so
- * that one key, however fast it signs, leaves the other keys room: where
- * both of a nonce's buckets hold four of its key's, that key is refused
- * (it is over its share), not the others.
+ * A key holds at most its share of each bucket (four entries of sixteen, a
+ * quarter of the zone, unless configured), so that one key, however fast it
+ * signs, leaves the other keys room: where both of a nonce's buckets hold
+ * its share of its key's entries, that key is refused, not the others.
  */
 
 
@@ -37,8 +37,6 @@
 
 #define NGX_HTTP_APIAUTH_NONCE_WAYS  16
 
-/* the entries of a bucket one key may hold: its share of the zone */
-#define NGX_HTTP_APIAUTH_NONCE_SHARE  4
 
 /*
  * the header's room before the table: buckets start 128-byte aligned, so
@@ -88,6 +86,7 @@ typedef struct {
     ngx_http_apiauth_nonce_sh_t      *sh;
     ngx_http_apiauth_nonce_bucket_t  *table;
     ngx_slab_pool_t                  *shpool;
+    ngx_uint_t                        share;      /* entries of a bucket */
 } ngx_http_apiauth_nonce_t;
 
 
@@ -109,8 +108,11 @@ static void ngx_http_apiauth_nonce_log(ngx_shm_zone_t *zone, ngx_int_t rc,
 static ngx_uint_t  ngx_http_apiauth_nonce_tag;
 
 
+/* share: the percentage of the zone one key may hold */
+
 ngx_shm_zone_t *
-ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
+ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
+    ngx_uint_t share)
 {
     ngx_http_apiauth_nonce_t  *nonces;
 
@@ -118,6 +120,9 @@ ngx_http_apiauth_nonce_add(ngx_conf_t *cf, ngx_str_t *name, size_t size)
     if (nonces == NULL) {
         return NULL;
     }
+
+    /* in whole entries of a bucket, at least one */
+    nonces->share = ngx_max(share * NGX_HTTP_APIAUTH_NONCE_WAYS / 100, 1);
 
     return ngx_http_apiauth_shm_add(cf, name, size,
                                     &ngx_http_apiauth_nonce_tag,
@@ -135,10 +140,12 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     nonces = shm_zone->data;
 
-    /* a reload keeps every remembered nonce */
+    /* a reload keeps every remembered nonce, and may change the share */
 
     if (onces) {
-        *nonces = *onces;
+        nonces->sh = onces->sh;
+        nonces->table = onces->table;
+        nonces->shpool = onces->shpool;
         return NGX_OK;
     }
 
@@ -371,7 +378,7 @@ ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
 
         n++;
 
-        if (sc[i].own < NGX_HTTP_APIAUTH_NONCE_SHARE
+        if (sc[i].own < nonces->share
             && (to == NULL || sc[i].live < to->live))
         {
             to = &sc[i];
@@ -420,7 +427,7 @@ ngx_http_apiauth_nonce_log(ngx_shm_zone_t *zone, ngx_int_t rc, ngx_str_t *ak,
     }
 
     ngx_log_error(NGX_LOG_ERR, log, 0,
-                  "apiauth: key \"%V\" holds its share of nonce zone \"%V\" "
-                  "(a quarter): refusing its signed requests until some "
-                  "expire", ak, &zone->shm.name);
+                  "apiauth: key \"%V\" holds its share of nonce zone \"%V\": "
+                  "refusing its signed requests until some expire",
+                  ak, &zone->shm.name);
 }

@@ -56,6 +56,21 @@ my @bad = (
         'apiauth_cache', qr/color/],
     ['a bad cache ttl', { http => 'apiauth_cache zone=keys:1m ttl=soon;',
         server => $sig }, 'apiauth_cache', qr/ttl|soon/],
+    ['a nonce share of 0%', { http => 'apiauth_nonce zone=nonces:1m share=0%;',
+        server => $sig }, 'apiauth_nonce', qr/share=0%.*7% to 100%/],
+    ['a nonce share of 101%',
+        { http => 'apiauth_nonce zone=nonces:1m share=101%;', server => $sig },
+        'apiauth_nonce', qr/share=101%/],
+    ['a nonce share without %',
+        { http => 'apiauth_nonce zone=nonces:1m share=50;', server => $sig },
+        'apiauth_nonce', qr/share=50/],
+    ['a share for the key cache',
+        { http => 'apiauth_cache zone=keys:1m share=50%;', server => $sig },
+        'apiauth_cache', qr/share=50%/],
+    ['apiauth_hide_credentials maybe',
+        { server => 'location / { apiauth signature; '
+            . 'apiauth_hide_credentials maybe; }' },
+        'apiauth_hide_credentials', qr/maybe|apiauth_hide_credentials/],
     ['an unknown apiauth_redis parameter',
         { redis => 'apiauth_redis 127.0.0.1:%%REDIS_PORT%% foo=bar;',
             server => $sig }, 'apiauth_redis', qr/foo/],
@@ -106,11 +121,13 @@ $t->write_nginx_conf(nginx_conf(
     redis => 'apiauth_redis 127.0.0.1:%%REDIS_PORT%% db=0 user=default '
         . "password_file=$dir/redis.pw connect_timeout=500ms timeout=1s;",
     http => 'apiauth_cache zone=apikeys:2m ttl=30s negative_ttl=5s; '
-        . 'apiauth_nonce zone=apinonces:2m; apiauth_clock_skew 120s; '
-        . 'apiauth_replay_protection on;',
+        . 'apiauth_nonce zone=apinonces:2m share=50%; '
+        . 'apiauth_clock_skew 120s; apiauth_replay_protection on; '
+        . 'apiauth_hide_credentials on;',
     server => 'apiauth off; location / { apiauth any; apiauth_app $arg_app; '
         . 'apiauth_interface orders; apiauth_clock_skew 60s; '
-        . 'apiauth_replay_protection off; @@BACKEND@@ }'));
+        . 'apiauth_replay_protection off; apiauth_hide_credentials off; '
+        . '@@BACKEND@@ }'));
 my $r = $t->nginx_test_config;
 is($r->{rc}, 0, 'nginx -t accepts every directive and parameter')
     or diag($r->{out});

@@ -28,6 +28,8 @@ my %k;
 $k{victim} = $t->create_key('--name', 'victim', '--access-key',
     'Victim000001');
 $k{flood} = $t->create_key('--name', 'flood', '--access-key', 'Flood0000001');
+$k{flood2} = $t->create_key('--name', 'flood 2', '--access-key',
+    'Flood0000002');
 $k{disabled} = $t->create_key('--name', 'off', '--access-key', 'Off000000001',
     '--disabled');
 $k{expired} = $t->create_key('--name', 'old', '--access-key', 'Old000000001');
@@ -41,10 +43,16 @@ sleep 1.1;
 my $ZONE_ENTRIES = 3568;
 my $SKEW = 10;
 
-$t->write_nginx_conf(nginx_conf(
-    http => "apiauth_nonce zone=small:64k;\n    apiauth_clock_skew ${SKEW}s;",
-    server => "keepalive_requests 1000000;\n"
-        . 'location / { apiauth signature; @@BACKEND@@ }'));
+sub conf {
+    my ($share) = @_;
+    $t->write_nginx_conf(nginx_conf(
+        http => "apiauth_nonce zone=small:64k$share;\n"
+            . "    apiauth_clock_skew ${SKEW}s;",
+        server => "keepalive_requests 1000000;\n"
+            . 'location / { apiauth signature; @@BACKEND@@ }'));
+}
+
+conf('');
 $t->start_nginx;
 
 my $port = $t->port('http');
@@ -118,7 +126,7 @@ ok($admitted >= $ZONE_ENTRIES / 8,
 is_deeply($victim, { 200 => int($N / 250) },
     'while it floods, every request of another key passes');
 
-my @logged = grep { /apiauth: key "Flood0000001" holds its share of nonce zone "small" \(a quarter\)/ }
+my @logged = grep { /apiauth: key "Flood0000001" holds its share of nonce zone "small":/ }
     split /\n/, $t->read_file('error.log');
 ok(@logged >= 1, 'the error log names the key over its share');
 ok(@logged <= int($secs) + 2, 'at most once a second (' . scalar(@logged)
@@ -126,6 +134,23 @@ ok(@logged <= int($secs) + 2, 'at most once a second (' . scalar(@logged)
 ok(!grep({ /is full of live nonces|key "Victim000001" holds its share/ }
         split /\n/, $t->read_file('error.log')),
     'neither the zone nor the other key\'s share was ever full');
+
+# a reload keeps the zone and its nonces, and may give each key more room
+close $_ for $fs, $vs;
+conf(' share=50%');
+$t->reload_nginx;
+($fs, $vs) = (connection(), connection());
+
+($got, $victim) = flood('flood2', $N);
+$admitted = $got->{'200 backend'} // 0;
+diag("with share=50%: $admitted of $N admitted");
+ok($admitted > $ZONE_ENTRIES / 4 && $admitted <= $ZONE_ENTRIES / 2,
+    "after a reload with share=50%, a key holds more than a quarter, at "
+    . "most half ($admitted entries)");
+is($admitted + ($got->{'503 store_unavailable'} // 0), $N,
+    'and is refused past it with 503 store_unavailable');
+is_deeply($victim, { 200 => int($N / 250) },
+    'while it floods, every request of another key passes');
 
 close $_ for $fs, $vs;
 $t->finish;

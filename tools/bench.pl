@@ -59,12 +59,14 @@ system('taskset', '-pc', '1', $t->{pids}{redis}) == 0
 $t->init_store;
 $t->ctl('config', 'set', 'max_keys', $SCALE + 1000);
 
-# every check on: a whitelist, scopes by app and interface, an expiry
-my $key = $t->create_key('--name', 'bench', '--access-key', 'BenchKey0001',
-    '--app', 'shop', '--interface', 'orders', '--ip', '10.0.0.0/8',
-    '--ip', '127.0.0.1', '--expires', '30d');
-my $AK = $key->{access_key};
-my $SECRET = $key->{access_secret};
+# every check on: a whitelist, scopes by app and interface, an expiry;
+# sixteen such keys share the rows with a new nonce each, as one key holds
+# at most a quarter of the nonce zone and a run signs more than that
+my @KEYS = map { $t->create_key('--name', "bench $_", '--access-key',
+    sprintf('BenchKey%04d', $_), '--app', 'shop', '--interface', 'orders',
+    '--ip', '10.0.0.0/8', '--ip', '127.0.0.1', '--expires', '30d') } 1 .. 16;
+my $AK = $KEYS[0]{access_key};
+my $SECRET = $KEYS[0]{access_secret};
 
 my ($port, $status) = map { $t->port($_) } qw(http status);
 
@@ -489,15 +491,17 @@ sub summary {
     }
 }
 
-# requests for /sig/orders, each with its own nonce, one per line block
+# requests for /sig/orders, each with its own nonce, of the keys in turn
 sub make_pool {
     my ($file, $n) = @_;
     my $date = int time;
     open my $f, '>', $file or die "$file: $!\n";
     for my $i (1 .. $n) {
-        print $f signed_raw(access_key => $AK, secret => $SECRET,
-            target => "/sig/orders", host => "a.bench",
-            nonce => sprintf('bench%011d%06d', $date, $i), date => $date);
+        my $k = $KEYS[$i % @KEYS];
+        print $f signed_raw(access_key => $k->{access_key},
+            secret => $k->{access_secret}, target => "/sig/orders",
+            host => "a.bench", nonce => sprintf('bench%011d%06d', $date, $i),
+            date => $date);
     }
     close $f;
 }
