@@ -7,8 +7,8 @@
 # each may live in two buckets of sixteen, so a zone that refuses nearly
 # every new nonce may still find room for an odd one; what must never
 # happen is a refusal other than 503 store_unavailable, or a forgotten one.
-# A key holds at most a quarter of the zone (t/032-access-nonce-share.t),
-# so sixteen keys take turns to fill it.
+# The zone's own capacity, so without each key's share (share=100%; the
+# share is t/032-access-nonce-share.t's), sixteen keys taking turns.
 
 use strict;
 use warnings;
@@ -32,7 +32,8 @@ my $key = $keys[0];
 my $ZONE = 65536;
 
 $t->write_nginx_conf(nginx_conf(
-    http => "apiauth_nonce zone=small:64k;\n    apiauth_clock_skew 10s;",
+    http => "apiauth_nonce zone=small:64k share=100%;\n"
+        . "    apiauth_clock_skew 10s;",
     server => "keepalive_requests 100000;\n"
         . 'location / { apiauth signature; @@BACKEND@@ }'));
 $t->start_nginx;

@@ -73,7 +73,7 @@ sub signed {
 }
 
 # $n requests of one key with new nonces on one connection, a request of
-# the other key's after every 250th (a modest rate: its own nonces stay
+# the other key's after every 500th (a modest rate: its own nonces stay
 # well within its own share); returns what each side got
 sub flood {
     my ($who, $n) = @_;
@@ -84,7 +84,7 @@ sub flood {
             sprintf('%s-nonce-%08d', $who, $i), $edge));
         $got{$r->{status} . ' '
             . ($r->{json} ? $r->{json}{reason} : 'backend')}++;
-        next if $i % 250;
+        next if $i % 500;
         my $v = keepalive($vs, signed($k{victim},
             sprintf('victim-%s-nonce-%08d', $who, $i), int time));
         $victim{$v->{status}}++;
@@ -104,7 +104,7 @@ for my $who (qw(disabled expired offlist)) {
     my ($got, $victim) = flood($who, $N);
     is_deeply($got, { $expect{$who} => $N },
         "$who key: $N signed requests with new nonces, each $expect{$who}");
-    is_deeply($victim, { 200 => int($N / 250) },
+    is_deeply($victim, { 200 => int($N / 500) },
         "while the $who key floods, every request of another key passes");
 }
 
@@ -123,7 +123,7 @@ ok($admitted <= $ZONE_ENTRIES / 4,
     "it never holds more than a quarter of the zone ($admitted entries)");
 ok($admitted >= $ZONE_ENTRIES / 8,
     "and gets a fair part of its quarter first ($admitted entries)");
-is_deeply($victim, { 200 => int($N / 250) },
+is_deeply($victim, { 200 => int($N / 500) },
     'while it floods, every request of another key passes');
 
 my @logged = grep { /apiauth: key "Flood0000001" holds its share of nonce zone "small":/ }
@@ -149,7 +149,7 @@ ok($admitted > $ZONE_ENTRIES / 4 && $admitted <= $ZONE_ENTRIES / 2,
     . "most half ($admitted entries)");
 is($admitted + ($got->{'503 store_unavailable'} // 0), $N,
     'and is refused past it with 503 store_unavailable');
-is_deeply($victim, { 200 => int($N / 250) },
+is_deeply($victim, { 200 => int($N / 500) },
     'while it floods, every request of another key passes');
 
 close $_ for $fs, $vs;
