@@ -420,15 +420,29 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
 static ngx_uint_t
 ngx_http_apiauth_authority(ngx_http_request_t *r)
 {
-    ngx_str_t  authority, host;
+    u_char     *p;
+    ngx_str_t   authority, host;
 
     if (r->host_start == NULL || r->host_end == NULL) {
         return NGX_HTTP_APIAUTH_OK;
     }
 
+    /*
+     * the port is read here: nginx does not move r->port_end when a long
+     * request line moves to a large header buffer; the line ends with a
+     * space or a line break, so the digits end within it
+     */
+
+    p = r->host_end;
+
+    if (*p == ':') {
+        do {
+            p++;
+        } while (*p >= '0' && *p <= '9');
+    }
+
     authority.data = r->host_start;
-    authority.len = (r->port_end ? r->port_end : r->host_end)
-                    - r->host_start;
+    authority.len = p - r->host_start;
 
     if (r->headers_in.host == NULL) {
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
@@ -631,24 +645,31 @@ ngx_int_t
 ngx_http_apiauth_credentials_hide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx)
 {
-    ngx_uint_t        i, n;
-    ngx_list_t        headers;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *e;
+    ngx_uint_t                     i, n;
+    ngx_list_t                     old;
+    ngx_list_part_t               *part;
+    ngx_table_elt_t               *h, *e;
+    ngx_http_variable_value_t     *vv;
+    ngx_http_apiauth_main_conf_t  *amcf;
 
+    /* the list is made anew in place: its "last" points into itself */
+
+    old = r->headers_in.headers;
     n = 0;
 
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
+    for (part = &old.part; part; part = part->next) {
         n += part->nelts;
     }
 
-    if (ngx_list_init(&headers, r->pool, n ? n : 1, sizeof(ngx_table_elt_t))
+    if (ngx_list_init(&r->headers_in.headers, r->pool, n ? n : 1,
+                      sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
+        r->headers_in.headers = old;
         return NGX_ERROR;
     }
 
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
+    for (part = &old.part; part; part = part->next) {
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
@@ -656,7 +677,7 @@ ngx_http_apiauth_credentials_hide(ngx_http_request_t *r,
                 continue;
             }
 
-            e = ngx_list_push(&headers);
+            e = ngx_list_push(&r->headers_in.headers);
             if (e == NULL) {
                 return NGX_ERROR;
             }
@@ -665,10 +686,22 @@ ngx_http_apiauth_credentials_hide(ngx_http_request_t *r,
         }
     }
 
-    r->headers_in.headers = headers;
-
     if (r->headers_in.authorization == ctx->cred_header) {
         r->headers_in.authorization = NULL;
+    }
+
+    /*
+     * $http_authorization and $http_x_api_key, if something (a limit_req
+     * key, a map) read them before this phase, are read again from the
+     * new list
+     */
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
+
+    for (i = 0; i < NGX_HTTP_APIAUTH_CRED_VARS; i++) {
+        vv = &r->variables[amcf->cred_vars[i]];
+        vv->valid = 0;
+        vv->not_found = 0;
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

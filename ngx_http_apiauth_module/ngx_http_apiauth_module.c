@@ -222,6 +222,11 @@ static ngx_http_variable_t  ngx_http_apiauth_vars[] = {
 
 static ngx_str_t  ngx_http_apiauth_request_id = ngx_string("request_id");
 
+static ngx_str_t  ngx_http_apiauth_cred_vars[NGX_HTTP_APIAUTH_CRED_VARS] = {
+    ngx_string("http_authorization"),
+    ngx_string("http_x_api_key")
+};
+
 
 /*
  * an internal redirect zeroes the module context; the state is then found
@@ -932,6 +937,7 @@ static ngx_int_t
 ngx_http_apiauth_init(ngx_conf_t *cf)
 {
     ngx_str_t                      name;
+    ngx_uint_t                     i;
     ngx_http_handler_pt           *h;
     ngx_http_core_main_conf_t     *cmcf;
     ngx_http_apiauth_main_conf_t  *amcf;
@@ -977,6 +983,14 @@ ngx_http_apiauth_init(ngx_conf_t *cf)
                                                   &ngx_http_apiauth_request_id);
     if (amcf->request_id_index == NGX_ERROR) {
         return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_HTTP_APIAUTH_CRED_VARS; i++) {
+        amcf->cred_vars[i] = ngx_http_get_variable_index(cf,
+                                                &ngx_http_apiauth_cred_vars[i]);
+        if (amcf->cred_vars[i] == NGX_ERROR) {
+            return NGX_ERROR;
+        }
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);

@@ -29,6 +29,10 @@
 #define NGX_HTTP_APIAUTH_ANY             3
 
 
+/* the variables of the headers that carry credentials */
+#define NGX_HTTP_APIAUTH_CRED_VARS       2
+
+
 /* reason codes: index into ngx_http_apiauth_reasons[] */
 #define NGX_HTTP_APIAUTH_NONE                   0
 #define NGX_HTTP_APIAUTH_OK                     1
@@ -123,6 +127,9 @@ typedef struct {
     ngx_uint_t                  used_line;
 
     ngx_int_t                   request_id_index;
+
+    /* $http_authorization, $http_x_api_key: hidden with their headers */
+    ngx_int_t                   cred_vars[2];
 } ngx_http_apiauth_main_conf_t;
 
 

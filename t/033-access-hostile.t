@@ -47,12 +47,19 @@ $t->write_nginx_conf(nginx_conf(
         . "        listen 127.0.0.1:%%PORT_echo%%;\n"
         . "        access_log off;\n"
         . '        location / { return 200 "auth=[$http_authorization] '
-        . 'key=[$http_x_api_key]\n"; }' . "\n"
+        . 'key=[$http_x_api_key] seen=[$http_x_seen]\n"; }' . "\n"
         . "    }",
     server => <<'EOF',
         location /api/ { apiauth any; @@BACKEND@@ }
         location /hide/ {
             apiauth any;
+            proxy_pass http://127.0.0.1:%%PORT_echo%%;
+        }
+        location /early/ {
+            # read in the rewrite phase, before apiauth, then again
+            set $early "$http_authorization$http_x_api_key";
+            apiauth any;
+            proxy_set_header X-Seen "$http_authorization$http_x_api_key";
             proxy_pass http://127.0.0.1:%%PORT_echo%%;
         }
         location /show/ {
@@ -120,6 +127,14 @@ like($t->read_file('apiauth.log'), qr/^401 denied malformed_credentials .* \Q$r-
 ($abs = signed()) =~ s{^GET /api/x }{GET http://127.0.0.1:$port/api/x };
 $r = send_raw($t, $abs);
 expect_ok($t, $r, $key, 'an absolute-form request line naming the signed Host');
+
+# a request line longer than client_header_buffer_size (1k) moves to a
+# large buffer, and nginx moves the host's pointers but not the port's
+my $pad = 'p' x 2000;
+($abs = signed(target => "/api/x?pad=$pad"))
+    =~ s{^GET /api/x\?}{GET http://127.0.0.1:$port/api/x?};
+$r = send_raw($t, $abs);
+expect_ok($t, $r, $key, 'an absolute-form request line of 2 KB with a port');
 
 ($abs = signed()) =~ s{^GET /api/x }{GET http://127.0.0.1/api/x };
 $r = send_raw($t, $abs);
@@ -198,18 +213,26 @@ expect_refused($t, $r, 'malformed_credentials',
 # verified credentials do not reach the upstream
 
 $r = send_plain($t, target => '/hide/x', headers => [token_headers($key)]);
-is($r->{body}, "auth=[] key=[]\n", 'a Bearer token is not passed upstream');
+is($r->{body}, "auth=[] key=[] seen=[]\n",
+    'a Bearer token is not passed upstream');
 $r = send_plain($t, target => '/hide/x',
     headers => [token_headers($key, 'x-api-key'),
         ['Authorization', 'Basic dXNlcjpwYXNz']]);
-is($r->{body}, "auth=[Basic dXNlcjpwYXNz] key=[]\n",
+is($r->{body}, "auth=[Basic dXNlcjpwYXNz] key=[] seen=[]\n",
     'an X-Api-Key token is not, another scheme\'s Authorization is');
 $r = send_raw($t, signed(target => '/hide/x'));
-is($r->{body}, "auth=[] key=[]\n",
+is($r->{body}, "auth=[] key=[] seen=[]\n",
     'a signature\'s Authorization is not passed upstream');
 is(logged($t, $r)->{result}, 'ok', 'and the request was admitted');
+$r = send_plain($t, target => '/early/x', headers => [token_headers($key)]);
+is($r->{body}, "auth=[] key=[] seen=[]\n",
+    '$http_authorization read before apiauth is read again once hidden');
+$r = send_plain($t, target => '/early/x',
+    headers => [token_headers($key, 'x-api-key')]);
+is($r->{body}, "auth=[] key=[] seen=[]\n",
+    'and $http_x_api_key');
 $r = send_plain($t, target => '/show/x', headers => [token_headers($key)]);
-is($r->{body}, "auth=[Bearer $tok] key=[]\n",
+is($r->{body}, "auth=[Bearer $tok] key=[] seen=[]\n",
     'apiauth_hide_credentials off passes it');
 $r = send_plain($t, target => '/hide/x', headers =>
     [['X-Api-Key', "$key->{access_key}." . ('0' x 64)]]);
