@@ -15,27 +15,8 @@ my $t = Apiauth::Test->new;
 $t->start_redis;
 $t->init_store;
 
-# every name and value in the store, so "nothing changed" is exact
-sub dump_store {
-    my @out;
-    for my $k (sort @{ $t->redis('KEYS', '*') }) {
-        my $type = $t->redis('TYPE', $k);
-        my $v = $type eq 'hash' ? $t->redis('HGETALL', $k)
-            : $type eq 'zset' ? $t->redis('ZRANGE', $k, 0, -1, 'WITHSCORES')
-            : $t->redis('GET', $k);
-        push @out, "$k $type " . join("\x1f", ref $v ? @$v : $v);
-    }
-    return join "\n", @out;
-}
-
 sub refused {
-    my ($args, $re, $name) = @_;
-    my $before = dump_store();
-    my $r = $t->ctl(@$args);
-    is($r->{rc}, 2, "$name: exit 2");
-    like($r->{err}, qr/\Aapiauth-ctl: error: [^\n]*$re[^\n]*\n\z/,
-        "$name: one line saying why");
-    is(dump_store(), $before, "$name: nothing changed");
+    $t->ctl_refused(@_);
 }
 
 $t->create_key('--name', 'base', '--access-key', 'BaseKey00001', '--ip',

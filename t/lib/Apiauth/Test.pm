@@ -166,6 +166,22 @@ sub redis {
     return $reply;
 }
 
+# Every name and value in the store as text, so that "nothing changed" is
+# exact; a hash's fields sorted, as a large one comes back in no fixed order.
+sub dump_store {
+    my ($self) = @_;
+    my @out;
+    for my $k (sort @{ $self->redis('KEYS', '*') }) {
+        my $type = $self->redis('TYPE', $k);
+        my $v = $type eq 'hash' ? { @{ $self->redis('HGETALL', $k) } }
+            : $type eq 'zset' ? $self->redis('ZRANGE', $k, 0, -1, 'WITHSCORES')
+            : $self->redis('GET', $k);
+        $v = [map { ($_, $v->{$_}) } sort keys %$v] if ref $v eq 'HASH';
+        push @out, "$k $type " . join("\x1f", ref $v ? @$v : $v);
+    }
+    return join "\n", @out;
+}
+
 sub redis_close {
     my ($self) = @_;
     my $s = delete $self->{redis_sock};
@@ -256,6 +272,22 @@ sub ctl_json {
     my ($self, @args) = @_;
     my $r = $self->ctl('--json', @args);
     $r->{json} = eval { decode_json($r->{out}) };
+    return $r;
+}
+
+# Runs apiauth-ctl expecting a refusal, three checks: exit 2, one line on
+# stderr matching $re, and nothing changed in the store; returns the run.
+sub ctl_refused {
+    my ($self, $args, $re, $name) = @_;
+    my $before = $self->dump_store;
+    my $r = $self->ctl(@$args);
+    is($r->{rc}, 2, "$name: exit 2");
+    like($r->{err}, qr/\Aapiauth-ctl: error: [^\n]*$re[^\n]*\n\z/,
+        "$name: one line saying why");
+    my $after = $self->dump_store;
+    ok($after eq $before, "$name: nothing changed") or diag(join "\n",
+        map { substr($_, 0, 200) } grep { index("\n$before\n", "\n$_\n") < 0 }
+        split /\n/, $after);
     return $r;
 }
 
