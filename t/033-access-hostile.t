@@ -24,7 +24,7 @@ $t->init_store;
 
 my $key = $t->create_key('--name', 'good', '--access-key', 'GoodKey00001');
 my %exp;
-for my $v ('0', '-5', 'abc', '') {
+for my $v ('0', '-5', 'abc', '', '1970-01-01T00:00:00Z') {
     my $ak = sprintf 'Expiry%06d', scalar keys %exp;
     $exp{$v} = $t->create_key('--name', "expires '$v'", '--access-key', $ak);
     $t->redis('HSET', "{apiauth}:key:$ak", 'expires', $v);
@@ -149,7 +149,7 @@ is_deeply([$r->{status}, $r->{body}], [200, "backend GET /other/x\n"],
 ###############################################################################
 # expiry at or before 1970, or malformed: expired, never "never"
 
-for my $v ('0', '-5', 'abc', '') {
+for my $v ('0', '-5', 'abc', '', '1970-01-01T00:00:00Z') {
     $r = send_raw($t, signed(key => $exp{$v}));
     expect_refused($t, $r, 'expired_key', "expires \"$v\" in Redis");
 }
