@@ -9,20 +9,18 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use Apiauth::Test;
+use Apiauth::Sign qw(derive_secret);
 
 my $t = Apiauth::Test->new;
 $t->start_redis;
 $t->init_store;
 
-my $ref = "$Apiauth::Test::REFERENCE/sign.py";
 my $mk = $t->master_key;
 
 sub derive {
     my ($ak) = @_;
     my $salt = $t->redis('HGET', "{apiauth}:key:$ak", 'salt');
-    my $s = `python3 $ref derive-secret --master-key-file $mk --access-key $ak --salt $salt`;
-    chomp $s;
-    return $s;
+    return derive_secret($t->master_bytes, $ak, $salt);
 }
 
 # create

@@ -15,6 +15,7 @@ use Test::More;
 use Time::HiRes qw(sleep);
 use Apiauth::Test;
 use Apiauth::Client;
+use Apiauth::Sign qw(derive_secret);
 
 my $t = Apiauth::Test->new;
 my $dir = $t->dir;
@@ -227,8 +228,7 @@ $t->redis('HSET', '{apiauth}:key:NegCache0001', 'name', 'Negative',
     'description', '', 'salt', $salt, 'status', 'enabled', 'created', $now,
     'updated', $now, 'apps', '*', 'interfaces', '*', 'ips', '');
 $t->redis('ZADD', '{apiauth}:keys', 0, 'NegCache0001');
-my $mk = $t->master_key;
-chomp($neg->{access_secret} = `python3 $Apiauth::Client::SIGN derive-secret --master-key-file $mk --access-key NegCache0001 --salt $salt`);
+$neg->{access_secret} = derive_secret($t->master_bytes, 'NegCache0001', $salt);
 $r = send_plain($t, target => '/inherit/n2', headers => [token_headers($neg)]);
 expect_refused($t, $r, 'unknown_key',
     'its absence is cached for negative_ttl');

@@ -19,6 +19,7 @@ use POSIX ();
 use Time::HiRes qw(sleep time);
 use Apiauth::Test;
 use Apiauth::Client;
+use Apiauth::Sign qw(key_id);
 
 my $t = Apiauth::Test->new;
 my $dir = $t->dir;
@@ -251,9 +252,10 @@ expect_ok($t, $r, $k{user}, 'user= with its password_file (an ACL user)');
 
 my $other_key = "$dir/other-master.key";
 write_file($other_key, random_hex(64) . "\n");
-my $mk = $t->master_key;
-chomp(my $store_id = `python3 $Apiauth::Client::SIGN key-id --master-key-file $mk`);
-chomp(my $other_id = `python3 $Apiauth::Client::SIGN key-id --master-key-file $other_key`);
+my $store_id = key_id($t->master_bytes);
+my $other_id = key_id($t->master_bytes($other_key));
+like("$store_id $other_id", qr/^[0-9a-f]{16} [0-9a-f]{16}$/,
+    'the two master key ids, as docs/keys.md computes them');
 
 $t->stop_nginx;
 $t->write_nginx_conf($conf->("password_file=$dir/right.pw",

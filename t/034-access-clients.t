@@ -1,17 +1,20 @@
 #!/usr/bin/perl
 
-# The clients of docs/clients sign requests nginx admits: the shell one
-# (curl and openssl, under dash and bash) and the Python one (a GET with a
-# query, a POST with a body).  The shell client never puts the secret on a
-# command line, where ps shows it to every local user, nor in the
-# environment of the programs it runs: shims of openssl and curl record
-# every argument and variable they are given.
+# The clients of docs/clients reproduce t/data's known-answer vectors (the
+# Python one every vector, the shell one those of the GETs it signs) and
+# sign requests nginx admits: the shell one (curl and openssl, under dash
+# and bash) and the Python one (a GET with a query, a POST with a body,
+# and --headers for another program to send).  The shell client never puts
+# the secret on a command line, where ps shows it to every local user, nor
+# in the environment of the programs it runs: shims of openssl and curl
+# record every argument and variable they are given.
 
 use strict;
 use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use JSON::PP;
 use POSIX ();
 use Test::More;
 use Apiauth::Test;
@@ -85,9 +88,14 @@ my ($rc, $out) = run(cmd => ['dash', "$docs/apiauth-curl.sh", $url],
 like($out, qr/"reason":"invalid_credentials"/,
     'apiauth-curl.sh with a wrong secret: refused');
 ($rc, $out) = run(cmd => ['dash', "$docs/apiauth-curl.sh", $url],
-    APIAUTH_ACCESS_KEY => 'Clients00001', APIAUTH_SECRET => 'F' x 64);
-is_deeply([$rc, $out], [2, "apiauth-curl.sh: APIAUTH_SECRET is not lower-case "
-    . "hex\n"], 'apiauth-curl.sh with a malformed secret: exit 2, says why');
+    APIAUTH_ACCESS_KEY => 'Clients00001', APIAUTH_SECRET => 'f' x 65);
+is_deeply([$rc, $out], [2, "apiauth-curl.sh: APIAUTH_SECRET is longer than "
+    . "64 characters\n"], 'apiauth-curl.sh with a secret too long: exit 2, '
+    . 'says why');
+($rc, $out) = run(cmd => ['dash', "$docs/apiauth-curl.sh", $url],
+    APIAUTH_ACCESS_KEY => 'Clients00001', APIAUTH_SECRET => "caf\xc3\xa9");
+is_deeply([$rc, $out], [2, "apiauth-curl.sh: APIAUTH_SECRET is not printable "
+    . "ASCII\n"], 'apiauth-curl.sh with a secret not ASCII: exit 2');
 
 ($rc, $out) = run(cmd => ['python3', "$docs/apiauth_client.py", 'GET', $url],
     APIAUTH_ACCESS_KEY => 'Clients00001', APIAUTH_SECRET => $secret);
@@ -98,6 +106,60 @@ is($out, "200\nbackend GET /api/orders?page=2&size=10\n\n",
     APIAUTH_ACCESS_KEY => 'Clients00001', APIAUTH_SECRET => $secret);
 is($out, "200\nbackend POST /api/orders\n\n",
     'apiauth_client.py: a POST with its body hash signed, admitted');
+
+($rc, $out) = run(cmd => ['python3', "$docs/apiauth_client.py", '--headers',
+    'GET', $url], APIAUTH_ACCESS_KEY => 'Clients00001',
+    APIAUTH_SECRET => $secret);
+my @h = map { /^([^:]+): (.*)$/ ? [$1, $2] : () } split /\n/, $out;
+is(join(',', map { $_->[0] } @h),
+    'Host,X-Apiauth-Date,X-Apiauth-Nonce,Authorization',
+    'apiauth_client.py --headers: the signed headers, sent nowhere');
+my $raw = build_request('GET', '/api/orders?page=2&size=10', [@h]);
+my $r = send_raw($t, $raw);
+expect_ok($t, $r, $key, 'sent by another program: admitted');
+$r = send_raw($t, $raw);
+expect_refused($t, $r, 'replayed_nonce', 'and sent again: a replay');
+
+###############################################################################
+# the known-answer vectors
+
+my $file = "$Apiauth::Test::DATA/vectors.json";
+open my $vf, '<:raw', $file or die "$file: $!\n";
+my $vectors = JSON::PP->new->decode(do { local $/; <$vf> });
+close $vf;
+
+# the Python client's signer over every vector, in one run
+($rc, $out) = run(cmd => ['python3', '-c', <<'EOF', $docs, $file]);
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import apiauth_client
+for v in json.load(open(sys.argv[2], encoding="utf-8")):
+    print(v["name"], apiauth_client.authorization(
+        v["access_key"], v["secret"], v["method"], v["target"], v["headers"]))
+EOF
+my %py = map { /^(\S+) (.*)$/ ? ($1, $2) : () } split /\n/, $out;
+is($py{ $_->{name} }, $_->{authorization},
+    "apiauth_client.py reproduces vector $_->{name}") for @$vectors;
+
+# the shell client over the GETs of host, date and nonce alone, the only
+# requests it signs, through a curl that prints what it was given
+write_file("$dir/shims/print/curl", "#!/bin/sh\nprintf '%s\\n' \"\$@\"\n")
+    if mkdir "$dir/shims/print";
+chmod 0755, "$dir/shims/print/curl";
+for my $v (grep { $_->{method} eq 'GET' && @{ $_->{headers} } == 3 }
+    @$vectors)
+{
+    my %vh = map { lc $_->[0] => $_->[1] } @{ $v->{headers} };
+    my ($rc, $out) = run(cmd => ['dash', "$docs/apiauth-curl.sh",
+        "http://$vh{host}$v->{target}"],
+        PATH => "$dir/shims/print:$ENV{PATH}",
+        APIAUTH_ACCESS_KEY => $v->{access_key},
+        APIAUTH_SECRET => $v->{secret}, APIAUTH_DATE => $vh{'x-apiauth-date'},
+        APIAUTH_NONCE => $vh{'x-apiauth-nonce'});
+    my ($auth) = $out =~ /^Authorization: (.*)$/m;
+    is($auth, $v->{authorization},
+        "apiauth-curl.sh reproduces vector $v->{name}");
+}
 
 $t->finish;
 done_testing;

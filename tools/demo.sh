@@ -122,8 +122,8 @@ step env APIAUTH_ACCESS_KEY=BackOffice2026 APIAUTH_SECRET="$SECRET" \
     python3 docs/clients/apiauth_client.py GET "$URL?page=1"
 
 printf '\n\033[1m# the same signed headers, sent again: a replay\033[0m\n'
-HEADERS=$(python3 ../shared/reference/sign.py sign --access-key BackOffice2026 \
-          --secret "$SECRET" --url "$URL")
+HEADERS=$(APIAUTH_ACCESS_KEY=BackOffice2026 APIAUTH_SECRET="$SECRET" \
+          python3 docs/clients/apiauth_client.py --headers GET "$URL")
 set --
 while IFS= read -r h; do set -- "$@" -H "$h"; done <<HDRS
 $HEADERS
@@ -132,8 +132,8 @@ step curl -s "$@" "$URL"
 step curl -s "$@" "$URL"
 
 printf '\n\033[1m# signed for /api/orders, sent to /api/orders/42: tampered\033[0m\n'
-HEADERS=$(python3 ../shared/reference/sign.py sign --access-key BackOffice2026 \
-          --secret "$SECRET" --url "$URL")
+HEADERS=$(APIAUTH_ACCESS_KEY=BackOffice2026 APIAUTH_SECRET="$SECRET" \
+          python3 docs/clients/apiauth_client.py --headers GET "$URL")
 set --
 while IFS= read -r h; do set -- "$@" -H "$h"; done <<HDRS
 $HEADERS

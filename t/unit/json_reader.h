@@ -2,7 +2,7 @@
 /*
  * Copyright (C) ngx_http_apiauth_module authors
  *
- * A minimal JSON reader for the unit tests, just enough for the reference's
+ * A minimal JSON reader for the unit tests, just enough for t/data's
  * vectors.json and secret-vectors.json: the caller walks the structure it
  * expects with these steps, and skips whatever else it meets.
  *

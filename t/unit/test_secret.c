@@ -3,7 +3,7 @@
  * Copyright (C) ngx_http_apiauth_module authors
  *
  * Master key parsing, accessSecret derivation and the master key id
- * (apiauth_secret.h), against every entry of the reference's
+ * (apiauth_secret.h), against every entry of t/data's
  * secret-vectors.json (its directory is argv[1]).
  */
 
@@ -257,7 +257,7 @@ test_vectors(const char *dir)
            "entry %ld: apiauth_secret_derive succeeds", i);
         is_str(secret, sizeof(secret), v->f[F_ACCESS_SECRET].data,
                v->f[F_ACCESS_SECRET].len,
-               "entry %ld: the derived accessSecret is the reference's (%.*s)",
+               "entry %ld: the derived accessSecret is the vector's (%.*s)",
                i, (int) v->f[F_ACCESS_KEY].len, v->f[F_ACCESS_KEY].data);
 
         memset(id, 0, sizeof(id));
@@ -266,7 +266,7 @@ test_vectors(const char *dir)
            "entry %ld: apiauth_master_key_id succeeds", i);
         is_str(id, sizeof(id), v->f[F_MASTER_KEY_ID].data,
                v->f[F_MASTER_KEY_ID].len,
-               "entry %ld: the master key id is the reference's", i);
+               "entry %ld: the master key id is the vector's", i);
     }
 
     free_vectors(vs, (size_t) n);
@@ -653,10 +653,10 @@ main(int argc, char **argv)
 {
     const char  *dir;
 
-    dir = (argc > 1) ? argv[1] : getenv("APIAUTH_REFERENCE");
+    dir = (argc > 1) ? argv[1] : getenv("APIAUTH_DATA");
 
     if (ok(dir != NULL && dir[0] != '\0',
-           "the reference directory is given (argv[1])"))
+           "the data directory, t/data, is given (argv[1])"))
     {
         test_vectors(dir);
     }

@@ -3,7 +3,7 @@
  * Copyright (C) ngx_http_apiauth_module authors
  *
  * The APIAUTH-HMAC-SHA256 request signature (apiauth_sign.h): every vector
- * of the reference's vectors.json (its directory is argv[1]) reproduced
+ * of t/data/vectors.json (its directory is argv[1]) reproduced
  * byte for byte, then the refusals and the edges of each step.
  */
 
@@ -1296,8 +1296,9 @@ test_date_nonce(void)
 
 
 /*
- * canonical requests that sign.py computes for these requests (all their
- * headers signed), for what the vectors leave out
+ * canonical requests of these requests (all their headers signed), as an
+ * independent implementation of docs/signature.md computed them, for what
+ * the vectors leave out
  */
 
 #define STD_HEADERS                                                          \
@@ -1427,7 +1428,7 @@ test_canonical(void)
 
         is_str(rc == 0 ? creq.p : NULL, creq.len,
                c->canonical, strlen(c->canonical),
-               "canonical, %s: as sign.py writes it", c->why);
+               "canonical, %s: as the specification writes it", c->why);
     }
 
     free(creq.p);
@@ -1675,10 +1676,10 @@ main(int argc, char **argv)
 {
     const char  *dir;
 
-    dir = (argc > 1) ? argv[1] : getenv("APIAUTH_REFERENCE");
+    dir = (argc > 1) ? argv[1] : getenv("APIAUTH_DATA");
 
     if (ok(dir != NULL && dir[0] != '\0',
-           "the reference directory is given (argv[1])"))
+           "the data directory, t/data, is given (argv[1])"))
     {
         test_vectors(dir);
     }

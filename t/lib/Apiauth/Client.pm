@@ -1,7 +1,7 @@
 package Apiauth::Client;
 
 # The client side of the access-phase tests: raw HTTP/1.1 over IPv4 and
-# IPv6 sockets, requests signed by the reference signer (sign.py), the
+# IPv6 sockets, requests signed in-process (Apiauth::Sign), the
 # fields the tests log with $apiauth_* variables, the JSON refusal body, a
 # config skeleton, and forked clients that start together.
 
@@ -9,7 +9,6 @@ use strict;
 use warnings;
 
 use Exporter qw(import);
-use File::Temp qw(tempfile);
 use IO::Select;
 use IO::Socket::INET;
 use IO::Socket::IP;
@@ -19,6 +18,7 @@ use Socket qw(SOCK_STREAM);
 use Test::More;
 use Time::HiRes qw(sleep time);
 
+use Apiauth::Sign qw(signed_headers);
 use Apiauth::Test;
 
 our @EXPORT = qw(
@@ -27,8 +27,6 @@ our @EXPORT = qw(
     access_log_entries logged line_of refusal expect_refused expect_ok
     nginx_conf parallel_http fresh_second random_hex write_file
 );
-
-our $SIGN = "$Apiauth::Test::REFERENCE/sign.py";
 
 # Every test logs these fields; X-Test-Id (never signed) ties a request to
 # its line.
@@ -169,42 +167,21 @@ sub build_request {
 }
 
 ###############################################################################
-# signing with the reference
+# signing
 
 # sign(access_key, secret, url | port+target [+ host], method, headers =>
-# [[n, v]...] (signed), body, sign_body, date, nonce): the headers sign.py
-# prints, in its order, as [name, value].
+# [[n, v]...] (signed), body, sign_body, date, nonce): the headers to send,
+# as [name, value], Authorization last (Apiauth::Sign::signed_headers)
 sub sign {
     my (%a) = @_;
     my $url = $a{url} // do {
         my $host = $a{host} // "127.0.0.1:$a{port}";
         "http://$host$a{target}";
     };
-    my @cmd = ('python3', $SIGN, 'sign', '--access-key', $a{access_key},
-        '--secret', $a{secret}, '--url', $url,
-        '--method', $a{method} // 'GET');
-    push @cmd, '--header', "$_->[0]: $_->[1]" for @{ $a{headers} || [] };
-    push @cmd, '--date', $a{date} if defined $a{date};
-    push @cmd, '--nonce', $a{nonce} if defined $a{nonce};
-    my $tmp;
-    if (defined $a{body}) {
-        ($tmp, my $fn) = tempfile(UNLINK => 1);
-        binmode $tmp;
-        print $tmp $a{body};
-        close $tmp;
-        push @cmd, '--body-file', $fn;
-        push @cmd, '--unsigned-body' unless $a{sign_body};
-    }
-    my $pid = open(my $out, '-|') // die "fork: $!\n";
-    if ($pid == 0) {
-        open STDERR, '>&', \*STDOUT;
-        exec @cmd or POSIX::_exit(127);
-    }
-    my @lines = <$out>;
-    close $out;
-    die "sign.py failed: @lines\n" if $?;
-    return map { chomp; /^([^:]+): (.*)$/ ? [$1, $2] : die "sign.py: $_\n" }
-        @lines;
+    return signed_headers(access_key => $a{access_key}, secret => $a{secret},
+        url => $url, method => $a{method} // 'GET', headers => $a{headers},
+        body => $a{body}, sign_body => $a{sign_body}, date => $a{date},
+        nonce => $a{nonce});
 }
 
 # signed_request(method, target, port, key => {access_key, access_secret}
@@ -281,15 +258,16 @@ sub send_plain {
 }
 
 # send_raw($t, $raw, port => ...): a request as it is (from Apiauth::Sign's
-# signed_raw, say, edited), with an X-Test-Id and Connection: close added
-# after its last header.
+# signed_raw, say, edited), with an X-Test-Id added after its last header,
+# and Connection: close unless it has a Connection header.
 sub send_raw {
     my ($t, $raw, %a) = @_;
     return _send($t, \%a, sub {
         my ($port, $id) = @_;
         my ($head, $body) = split /\r\n\r\n/, $raw, 2;
-        return "$head\r\n$id->[0]: $id->[1]\r\nConnection: close\r\n\r\n"
-            . ($body // '');
+        $head .= "\r\n$id->[0]: $id->[1]";
+        $head .= "\r\nConnection: close" unless $head =~ /^Connection:/mi;
+        return "$head\r\n\r\n" . ($body // '');
     });
 }
 

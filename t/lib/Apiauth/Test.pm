@@ -20,7 +20,8 @@ use Time::HiRes qw(sleep time);
 
 our $ROOT = abs_path(dirname(__FILE__) . '/../../..');
 our $BUILD = $ENV{APIAUTH_BUILD} || "$ROOT/build";
-our $REFERENCE = $ENV{APIAUTH_REFERENCE} || abs_path("$ROOT/..") . '/shared/reference';
+# known-answer vectors of signatures and secrets (t/data/README.md)
+our $DATA = "$ROOT/t/data";
 our $SAN = $ENV{APIAUTH_SAN} ? 1 : 0;
 our $NGINX = $ENV{APIAUTH_NGINX} || '/usr/sbin/nginx';
 
@@ -52,6 +53,15 @@ sub new {
 
 sub dir { $_[0]->{dir} }
 sub master_key { $_[0]->{master_key} }
+
+# the 32 bytes of a master key file (the test's own by default)
+sub master_bytes {
+    my ($self, $path) = @_;
+    $path //= $self->{master_key};
+    open my $f, '<', $path or die "$path: $!\n";
+    (my $hex = do { local $/; <$f> }) =~ s/\s+//g;
+    return pack 'H*', $hex;
+}
 
 # A free port on 127.0.0.1, held by a listening socket until a server is
 # about to bind it.

@@ -2,7 +2,7 @@ package Apiauth::Unit;
 
 # Runs a C unit test (t/unit/NAME.c, built by `make unit`) in place of the
 # calling .t file, so that its TAP is the test's: APIAUTH_BUILD names the
-# build directory, APIAUTH_REFERENCE the reference directory handed over as
+# build directory; t/data, the known-answer vectors, is handed over as
 # argv[1].  A missing binary is a broken build, never a reason to skip.
 
 use strict;
@@ -18,7 +18,7 @@ sub run_unit {
     my ($name) = @_;
     my $repo = abs_path(dirname(__FILE__) . '/../../..');
     my $build = $ENV{APIAUTH_BUILD} || "$repo/build";
-    my $reference = $ENV{APIAUTH_REFERENCE} || "$repo/../shared/reference";
+    my $data = "$repo/t/data";
     my $bin = "$build/unit/$name";
 
     unless (-f $bin && -x _) {
@@ -27,7 +27,7 @@ sub run_unit {
         exit 255;
     }
 
-    exec { $bin } $bin, $reference
+    exec { $bin } $bin, $data
         or print "Bail out! cannot run $bin: $!\n";
 
     exit 255;
