@@ -34,6 +34,9 @@ ok(@files > 50, scalar(@files) . ' files to read');
 
 my @bad;
 for my $file (@files) {
+    # this file names what it looks for
+    next if $file eq 't/000-standalone.t';
+
     open my $f, '<:raw', "$root/$file" or next;
     my $text = do { local $/; <$f> };
     next if $text =~ /\0/;    # not text
