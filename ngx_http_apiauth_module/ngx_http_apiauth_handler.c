@@ -28,7 +28,8 @@ static ngx_int_t ngx_http_apiauth_verify(ngx_http_request_t *r,
 static ngx_int_t ngx_http_apiauth_decide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_refuse(ngx_http_request_t *r,
-    ngx_http_apiauth_ctx_t *ctx) NGX_HTTP_APIAUTH_COLD;
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf)
+    NGX_HTTP_APIAUTH_COLD;
 static ngx_uint_t ngx_http_apiauth_replay(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_hash_nonce(ngx_http_apiauth_ctx_t *ctx,
@@ -68,6 +69,9 @@ ngx_http_apiauth_handler(ngx_http_request_t *r)
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
     }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "apiauth handler, state %ui", ctx->state);
 
     switch (ctx->state) {
 
@@ -159,6 +163,14 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
 
     reason = ngx_http_apiauth_credentials_parse(r, ctx, alcf->mode);
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "apiauth: %s credentials of \"%V\": %V",
+                   ctx->cred_type == NGX_HTTP_APIAUTH_TOKEN ? "token"
+                   : ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE ? "signature"
+                   : "no",
+                   &ctx->access_key,
+                   &ngx_http_apiauth_reasons[reason].code);
+
     /* a stale signature needs no lookup */
 
     if (reason == NGX_HTTP_APIAUTH_OK
@@ -189,6 +201,12 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
     rc = ngx_http_apiauth_cache_get(amcf->cache_zone, &ctx->access_key,
                                     &ctx->key, r->pool);
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "apiauth: key \"%V\" %s", &ctx->access_key,
+                   rc == NGX_OK ? "cached"
+                   : rc == NGX_DONE ? "cached as unknown"
+                   : rc == NGX_DECLINED ? "not cached" : "cache error");
+
     switch (rc) {
 
     case NGX_OK:
@@ -213,6 +231,10 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
 
     if (ngx_http_apiauth_lookup(ctx) == NGX_AGAIN) {
         ctx->state = NGX_HTTP_APIAUTH_STATE_WAITING;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "apiauth: waiting for the lookup of \"%V\"",
+                       &ctx->access_key);
 
         rc = ngx_http_apiauth_park(r);
 
@@ -265,12 +287,16 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
         ctx->reason = ctx->cred_reason;
     }
 
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "apiauth: \"%V\" %V here", &ctx->access_key,
+                   &ngx_http_apiauth_reasons[ctx->reason].code);
+
     if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
         ctx->refused = 0;
         return NGX_OK;
     }
 
-    return ngx_http_apiauth_refuse(r, ctx);
+    return ngx_http_apiauth_refuse(r, ctx, alcf);
 }
 
 
@@ -280,7 +306,8 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
  */
 
 static ngx_int_t
-ngx_http_apiauth_refuse(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx)
+ngx_http_apiauth_refuse(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_loc_conf_t *alcf)
 {
     ngx_uint_t                  status;
     ngx_http_apiauth_reason_t  *reason;
@@ -288,7 +315,7 @@ ngx_http_apiauth_refuse(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx)
     reason = &ngx_http_apiauth_reasons[ctx->reason];
     status = reason->status;
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+    ngx_log_error(alcf->log_level, r->connection->log, 0,
                   "apiauth: %V for access key \"%V\"", &reason->code,
                   &ctx->access_key);
 
@@ -347,6 +374,14 @@ ngx_http_apiauth_replay(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
                                          ctx->date_value, amcf->max_skew,
                                          &ctx->access_key,
                                          r->connection->log);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "apiauth: nonce %s",
+                   rc == NGX_OK ? "remembered"
+                   : rc == NGX_DECLINED ? "seen before"
+                   : rc == NGX_ABORT ? "refused: its key holds its share"
+                   : "refused: no room");
+
     switch (rc) {
 
     case NGX_OK:
@@ -559,6 +594,9 @@ ngx_http_apiauth_resume(ngx_http_request_t *r)
     if (ctx && ctx->state == NGX_HTTP_APIAUTH_STATE_WAITING) {
         return;
     }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "apiauth: the lookup answered, resuming");
 
     if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);

@@ -111,6 +111,9 @@ ngx_http_apiauth_lookup(ngx_http_apiauth_ctx_t *ctx)
         }
 
         ngx_rbtree_insert(&ngx_http_apiauth_lookups, &lk->sn.node);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_http_apiauth_lookup_log, 0,
+                       "apiauth lookup: HGETALL of \"%V\" sent", &lk->sn.str);
     }
 
     ngx_queue_insert_tail(&lk->waiters, &ctx->waiter);
@@ -145,6 +148,12 @@ ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
     ngx_rbtree_delete(&ngx_http_apiauth_lookups, &lk->sn.node);
 
     result = ngx_http_apiauth_lookup_parse(&lk->sn.str, reply, &key);
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_http_apiauth_lookup_log, 0,
+                   "apiauth lookup: \"%V\" %s", &lk->sn.str,
+                   result == NGX_HTTP_APIAUTH_KEY_FOUND ? "found"
+                   : result == NGX_HTTP_APIAUTH_KEY_UNKNOWN ? "unknown"
+                   : "unavailable");
 
     /* only what Redis said for sure is cached: a key, or its absence */
 

@@ -54,6 +54,16 @@ static ngx_conf_enum_t  ngx_http_apiauth_modes[] = {
 };
 
 
+/* the levels of limit_req_log_level */
+static ngx_conf_enum_t  ngx_http_apiauth_log_levels[] = {
+    { ngx_string("info"), NGX_LOG_INFO },
+    { ngx_string("notice"), NGX_LOG_NOTICE },
+    { ngx_string("warn"), NGX_LOG_WARN },
+    { ngx_string("error"), NGX_LOG_ERR },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_command_t  ngx_http_apiauth_commands[] = {
 
     { ngx_string("apiauth_redis"),
@@ -118,6 +128,13 @@ static ngx_command_t  ngx_http_apiauth_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_apiauth_loc_conf_t, replay),
       NULL },
+
+    { ngx_string("apiauth_log_level"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, log_level),
+      &ngx_http_apiauth_log_levels },
 
     { ngx_string("apiauth_hide_credentials"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -430,6 +447,7 @@ ngx_http_apiauth_create_loc_conf(ngx_conf_t *cf)
     conf->clock_skew = NGX_CONF_UNSET;
     conf->replay = NGX_CONF_UNSET;
     conf->hide = NGX_CONF_UNSET;
+    conf->log_level = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -447,6 +465,7 @@ ngx_http_apiauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->clock_skew, prev->clock_skew, 300);
     ngx_conf_merge_value(conf->replay, prev->replay, 1);
     ngx_conf_merge_value(conf->hide, prev->hide, 1);
+    ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_INFO);
 
     if (conf->app == NULL) {
         conf->app = prev->app;

@@ -140,6 +140,7 @@ typedef struct {
     time_t                      clock_skew;
     ngx_flag_t                  replay;
     ngx_flag_t                  hide;
+    ngx_uint_t                  log_level;      /* of refusals */
 } ngx_http_apiauth_loc_conf_t;
 
 

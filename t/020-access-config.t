@@ -68,6 +68,10 @@ my @bad = (
     ['a share for the key cache',
         { http => 'apiauth_cache zone=keys:1m share=50%;', server => $sig },
         'apiauth_cache', qr/share=50%/],
+    ['apiauth_log_level debug',
+        { server => 'location / { apiauth signature; '
+            . 'apiauth_log_level debug; }' },
+        'apiauth_log_level', qr/debug|apiauth_log_level/],
     ['apiauth_hide_credentials maybe',
         { server => 'location / { apiauth signature; '
             . 'apiauth_hide_credentials maybe; }' },
@@ -128,7 +132,7 @@ $t->write_nginx_conf(nginx_conf(
     server => 'apiauth off; location / { apiauth any; apiauth_app $arg_app; '
         . 'apiauth_interface orders; apiauth_clock_skew 60s; '
         . 'apiauth_replay_protection off; apiauth_hide_credentials off; '
-        . '@@BACKEND@@ }'));
+        . 'apiauth_log_level notice; @@BACKEND@@ }'));
 my $r = $t->nginx_test_config;
 is($r->{rc}, 0, 'nginx -t accepts every directive and parameter')
     or diag($r->{out});
