@@ -4,8 +4,11 @@
 # mutated Authorization, X-Apiauth-Date, X-Apiauth-Nonce,
 # X-Apiauth-Content-SHA256, Bearer and X-Api-Key values, huge headers,
 # NUL-free binary bytes, bad percent-encoding.  Garbage credentials that
-# reach the module are refused with a JSON 401; nginx's own limits answer
-# 400; nginx still admits a valid request afterwards.
+# reach the module are refused with a JSON 401, with the reason the parser
+# gives where one can be told; a mutated Authorization is admitted only
+# where it still reads as the same Credential, SignedHeaders and Signature;
+# nginx's own limits answer 400; nginx still admits a valid request
+# afterwards.
 
 use strict;
 use warnings;
@@ -42,8 +45,10 @@ sub junk {
         + ($lo // 1) } while $c == 10 || $c == 13; chr $c } 1 .. $n;
 }
 
-# [category, what, raw request, 'refused' (a JSON 401 from the module) or
-# 'any' (anything but a 500, as long as there is an answer)]
+# [category, what, raw request, 'refused' (a JSON 401 from the module),
+# 'refused:REASON' (and its public reason), 'same' (admitted the first
+# time, a replay after), or 'any' (anything but a 500, as long as there
+# is an answer)]
 my @cases;
 sub add_case { push @cases, [@_] }
 
@@ -52,6 +57,41 @@ my @valid = sign(access_key => $key->{access_key},
     secret => $key->{access_secret}, port => $port, target => '/sig/x?a=1',
     headers => [['X-Tenant', 'acme']]);
 my ($auth) = map { $_->[1] } grep { $_->[0] eq 'Authorization' } @valid;
+my ($date0) = map { $_->[1] } grep { $_->[0] eq 'X-Apiauth-Date' } @valid;
+
+# what an Authorization reads as (docs/signature.md): its three parameters,
+# or undef where it does not parse
+sub auth_fields {
+    my ($v) = @_;
+    $v =~ /\AAPIAUTH-HMAC-SHA256[ \t](.*)\z/s or return undef;
+    my %f;
+    for my $seg (split /,/, $1, -1) {
+        $seg =~ /\A[ \t]*(\w+)=([^, \t]+)[ \t]*\z/ or return undef;
+        return undef if exists $f{$1};
+        $f{$1} = $2;
+    }
+    return undef unless join(',', sort keys %f)
+        eq 'Credential,Signature,SignedHeaders'
+        && $f{Signature} =~ /\A[0-9a-f]{64}\z/;
+    return "$f{Credential} $f{SignedHeaders} $f{Signature}";
+}
+my $fields0 = auth_fields($auth) // die "the valid Authorization: $auth\n";
+
+sub trim { (my $v = shift) =~ s/^[ \t]+|[ \t]+$//g; return $v }
+
+# the public reason of a date in place of the signed one
+sub date_reason {
+    my $d = trim(shift);
+    return 'refused:malformed_credentials' unless $d =~ /\A\d{1,12}\z/;
+    return 'refused:clock_skew' if abs($d - time) > 290;
+    return $d == $date0 ? 'same' : 'refused:invalid_credentials';
+}
+
+# and of a nonce: any well-formed one is not the one signed
+sub nonce_reason {
+    return trim(shift) =~ /\A[A-Za-z0-9_-]{16,64}\z/
+        ? 'refused:invalid_credentials' : 'refused:malformed_credentials';
+}
 
 sub with {
     my (%set) = @_;
@@ -88,8 +128,8 @@ for my $v ('', ' ', $A, "$A ", "$A Credential=", "$A Credential=,,,",
         with(Authorization => $v), 'refused');
 }
 
-# Authorization: random mutations of the valid one (they may even pass,
-# e.g. if a mutation only adds white space; a 500 never)
+# Authorization: random mutations of the valid one: refused, unless they
+# only moved white space around its parameters
 for my $i (1 .. 150) {
     my $v = $auth;
     my $op = $i % 5;
@@ -100,8 +140,9 @@ for my $i (1 .. 150) {
     elsif ($op == 3) { substr($v, $pos, 0) = junk(1 + int rand 20, 32) }
     else { substr($v, $pos, 0) = substr($v, int(rand length $v),
         int rand 40) }
+    my $same = (auth_fields($v) // '') eq $fields0;
     add_case('Authorization', "mutation $i ($op)", with(Authorization => $v),
-        'any');
+        $same ? 'same' : 'refused');
 }
 
 # the other signed headers
@@ -110,20 +151,22 @@ for my $v ('', '-1', '0', '1e9', '0x10', '+1764000000', ' 17640 00000',
     time . junk(3, 32))
 {
     add_case('X-Apiauth-Date', 'value ' . substr(unpack('H*', $v), 0, 40),
-        with('X-Apiauth-Date' => $v), 'refused');
+        with('X-Apiauth-Date' => $v), date_reason($v));
 }
 for my $v ('', '-', 'a' x 5000, '../../../etc/passwd', "\xc3\xa9" x 10,
     junk(40), 'abc def ghi jkl mno', 'abcdefghijklmnop;q')
 {
     add_case('X-Apiauth-Nonce', 'value ' . substr(unpack('H*', $v), 0, 40),
-        with('X-Apiauth-Nonce' => $v), 'refused');
+        with('X-Apiauth-Nonce' => $v), nonce_reason($v));
 }
 for my $v ('', 'zz' x 32, 'a' x 63, 'a' x 65, 'a' x 50000, junk(64),
     'UNSIGNED-PAYLOAD')
 {
+    # also when well formed: a body hash sent and not signed
     add_case('X-Apiauth-Content-SHA256',
         'value ' . substr(unpack('H*', $v), 0, 40),
-        with('X-Apiauth-Content-SHA256' => $v), 'refused');
+        with('X-Apiauth-Content-SHA256' => $v),
+        'refused:malformed_credentials');
 }
 add_case('repeats', '20 X-Apiauth-Nonce headers',
     with('X-Apiauth-Nonce' => [map { "nonce-repeated-$_-0000" } 1 .. 20]),
@@ -188,6 +231,7 @@ for my $target ('/sig/q?a=%zz&b=%&c=%2', '/sig/q?%=%%&x=%4', '/sig/q?&&=&')
 my %bad;
 my %count;
 my $n500 = 0;
+my $same = 0;
 for my $c (@cases) {
     my ($cat, $what, $raw, $expect) = @$c;
     my $r = http($port, $raw, timeout => 5);
@@ -195,11 +239,17 @@ for my $c (@cases) {
     my $status = $r->{status};
     $n500++ if defined $status && $status >= 500;
     my $fine = defined $status && $status < 500;
-    if ($fine && $expect eq 'refused') {
-        $fine = $status == 401 && ref $r->{json} eq 'HASH'
-            && join(',', sort keys %{ $r->{json} })
-                eq 'error,reason,request_id'
-            && $r->{json}{error} eq 'unauthorized';
+    my $json = ref $r->{json} eq 'HASH' ? $r->{json} : {};
+    my $refused = $fine && $status == 401
+        && join(',', sort keys %$json) eq 'error,reason,request_id'
+        && $json->{error} eq 'unauthorized';
+    if ($fine && $expect =~ /^refused(?::(\w+))?$/) {
+        $fine = $refused && (!defined $1 || $json->{reason} eq $1);
+    } elsif ($fine && $expect eq 'same') {
+        # the signed request itself: admitted once, a replay after
+        $fine = $status == 200 || ($refused
+            && $json->{reason} eq 'replayed_nonce');
+        $same++;
     }
     push @{ $bad{$cat} }, "$what: " . ($status // $r->{error} // '?')
         . ' ' . substr($r->{body} // '', 0, 100) unless $fine;
@@ -211,6 +261,7 @@ for my $cat (sort keys %count) {
         or diag(join "\n", @{ $bad{$cat} });
 }
 is($n500, 0, 'no 5xx at all over ' . scalar(@cases) . ' requests');
+diag("$same mutated Authorization headers read as the valid one");
 
 my $r = send_signed($t, key => $key, target => '/sig/after');
 expect_ok($t, $r, $key, 'after all that, a valid request is admitted');
