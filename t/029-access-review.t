@@ -114,9 +114,14 @@ is(parse_json($again), 'replayed_nonce', 'as replayed_nonce');
 
 # only workers talk to Redis: not the cache manager, not the cache loader
 
-sleep 0.5;
-my @conns = grep { /\bcmd=(hget|hgetall)\b/ }
-    split /\n/, $t->redis('CLIENT', 'LIST');
+my @conns;
+eval {
+    Apiauth::Test::wait_for('the workers\' Redis connections', 10, sub {
+        @conns = grep { /\bcmd=(hget|hgetall)\b/ }
+            split /\n/, $t->redis('CLIENT', 'LIST');
+        return @conns >= 2;
+    });
+};
 is(scalar @conns, 2, 'two workers, two Redis connections, with a proxy cache');
 
 # a record without its whitelist is malformed: refused, and not cached

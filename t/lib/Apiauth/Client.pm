@@ -445,12 +445,14 @@ sub line_of {
 ###############################################################################
 # misc
 
-# Forked clients that connect first, then all send at once (a barrier
-# pipe), each on its own connection.  jobs: [{ port, raw, v6 }]; returns
-# the responses in order ({ status, body, json, elapsed } or { error }).
+# Forked clients that connect first, say so, then all send at once (a
+# barrier pipe), each on its own connection.  jobs: [{ port, raw, v6 }];
+# returns the responses in order ({ status, body, json, elapsed } or
+# { error }).
 sub parallel_http {
     my (@jobs) = @_;
     pipe(my $bar_r, my $bar_w) or die "pipe: $!\n";
+    pipe(my $ready_r, my $ready_w) or die "pipe: $!\n";
     my @kids;
     for my $j (@jobs) {
         pipe(my $res_r, my $res_w) or die "pipe: $!\n";
@@ -458,11 +460,14 @@ sub parallel_http {
         if ($pid == 0) {
             close $bar_w;
             close $res_r;
+            close $ready_r;
             my $s = $j->{v6}
                 ? IO::Socket::IP->new(PeerHost => '::1',
                     PeerPort => $j->{port}, Type => SOCK_STREAM)
                 : IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                     PeerPort => $j->{port}, Proto => 'tcp');
+            syswrite $ready_w, 'r';
+            close $ready_w;
             my $x = <$bar_r>;    # EOF when the parent lets everyone go
             my $r = _exchange($s, $j->{raw});
             delete $r->{raw};
@@ -474,7 +479,13 @@ sub parallel_http {
         push @kids, [$pid, $res_r];
     }
     close $bar_r;
-    sleep 0.3;    # let them connect
+    close $ready_w;
+
+    # every one connected (or failed to), however slow the machine
+    my $ready = '';
+    1 while length $ready < @jobs
+        && sysread($ready_r, $ready, @jobs - length $ready, length $ready);
+    close $ready_r;
     close $bar_w;
     my @res;
     for (@kids) {

@@ -401,10 +401,31 @@ sub start_nginx {
     });
 }
 
+# nginx's workers, from its master's children
+sub worker_pids {
+    my ($self) = @_;
+    my $master = $self->{pids}{nginx} or return ();
+    open my $f, '<', "/proc/$master/task/$master/children" or return ();
+    return split ' ', <$f> // '';
+}
+
+# A reload, done once every worker of the old configuration has stopped
+# taking connections: it logged "gracefully shutting down" or is gone.
 sub reload_nginx {
     my ($self) = @_;
+    my @old = $self->worker_pids;
     kill 'HUP', $self->{pids}{nginx};
-    sleep 1;
+    wait_for('the old workers to stop taking connections', 20, sub {
+        my $log = $self->read_file('error.log');
+        my %now = map { $_ => 1 } $self->worker_pids;
+        return !grep { $now{$_} && $log !~ /$_#\d+: gracefully shutting down/ }
+            @old;
+    });
+    # and the new ones are there
+    wait_for('new workers', 20, sub {
+        my %old = map { $_ => 1 } @old;
+        return grep { !$old{$_} } $self->worker_pids;
+    });
 }
 
 sub stop_nginx {
