@@ -266,6 +266,15 @@ $r = send_plain($t, target => '/db0', headers => [token_headers($key)]);
 expect_refused($t, $r, 'unknown_key', 'a key of database 0 is not there');
 $t->stop_nginx;
 
+# "UNIX:" is a unix socket, as nginx itself reads addresses
+$t->write_nginx_conf(nginx_conf(
+    redis => 'apiauth_redis UNIX:%%PREFIX%%/redis.sock;',
+    server => 'location / { apiauth token; @@BACKEND@@ }'));
+$t->start_nginx;
+$r = send_plain($t, target => '/u', headers => [token_headers($key)]);
+expect_ok($t, $r, $key, 'apiauth_redis UNIX:/path');
+$t->stop_nginx;
+
 ###############################################################################
 # apiauth on nowhere: the module stays out of the way, Redis or not
 

@@ -239,10 +239,51 @@ expect_refused($t, $r, 'malformed_credentials',
     'X-Apiauth-Content-SHA256 repeated');
 
 ###############################################################################
-# the clock skew window (60s in /skew/, the default 300s in /api/)
+# X-Apiauth-Content-SHA256 is 64 lowercase hex digits or malformed; long
+# signed headers are hashed whole (the canonical request's buffer holds
+# what its bound says)
 
-for my $c ([-59, 'ok'], [59, 'ok'], [-61, 'clock_skew'],
-    [61, 'clock_skew'])
+for my $bad ('abc', 'F' x 64, 'f' x 8100) {
+    $r = send_signed($t, key => $key, target => '/api/hash',
+        headers => [['X-Apiauth-Content-SHA256', $bad]]);
+    expect_refused($t, $r, 'malformed_credentials',
+        'a body hash of ' . length($bad) . ' "' . substr($bad, 0, 1) . '"s');
+}
+
+$r = send_signed($t, key => $key, target => '/api/pad?a&b&c',
+    headers => [['X-Pad', 'p' . ' ' x 7000 . 'q'], ['X-Pad', 'r' x 7000],
+        ['X-Apiauth-Content-SHA256', 'e3b0c44298fc1c149afbf4c8996fb924'
+            . '27ae41e4649b934ca495991b7852b855']]);
+expect_ok($t, $r, $key, 'long repeated signed headers and a query of '
+    . 'parts without "="');
+
+# more headers than the worker's array of 128: a signed header repeated
+# after 140 others is read there too (and its value counts)
+
+sub late_header {
+    my ($late_value) = @_;
+    return send_signed($t, key => $key, target => '/api/many',
+        headers => [['X-Tenant', 'early'], ['X-Tenant', 'late']],
+        edit => sub {
+            my ($h) = @_;
+            my ($i) = grep { $h->[$_][1] eq 'late' } 0 .. $#$h;
+            my ($late) = splice @$h, $i, 1;
+            push @$h, (map { ["X-Pad-$_", 'p'] } 1 .. 140),
+                [$late->[0], $late_value];
+        });
+}
+
+expect_ok($t, late_header('late'), $key,
+    'a signed header after 140 others');
+expect_refused($t, late_header('changed'), 'bad_signature',
+    'a changed value after 140 others');
+
+###############################################################################
+# the clock skew window (60s in /skew/, the default 300s in /api/), to the
+# second at its edges
+
+for my $c ([-59, 'ok'], [59, 'ok'], [-60, 'ok'], [60, 'ok'],
+    [-61, 'clock_skew'], [61, 'clock_skew'])
 {
     my ($d, $want) = @$c;
     my $now = fresh_second();
@@ -252,8 +293,8 @@ for my $c ([-59, 'ok'], [59, 'ok'], [-61, 'clock_skew'],
     $want eq 'ok' ? expect_ok($t, $r, $key, $what)
         : expect_refused($t, $r, $want, $what);
 }
-for my $c ([-299, 'ok'], [299, 'ok'], [-301, 'clock_skew'],
-    [301, 'clock_skew'])
+for my $c ([-299, 'ok'], [299, 'ok'], [-300, 'ok'], [300, 'ok'],
+    [-301, 'clock_skew'], [301, 'clock_skew'])
 {
     my ($d, $want) = @$c;
     my $now = fresh_second();

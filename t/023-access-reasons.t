@@ -5,7 +5,8 @@
 # $apiauth_reason and $apiauth_result in the access log; the order the
 # checks are made in; an operator's error_page wins over the JSON body; an
 # upstream's own 401/403 passes untouched; satisfy any admits a request
-# that another access module allows.
+# that another access module allows, and leaves a location's own 403 page
+# alone; refusals reach a slow reader in full.
 
 use strict;
 use warnings;
@@ -13,6 +14,8 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use IO::Select;
+use IO::Socket::INET;
 use Time::HiRes qw(sleep);
 use Apiauth::Test;
 use Apiauth::Client;
@@ -51,6 +54,7 @@ for (qw(expired dis_exp exp_ip)) {
 sleep 1.1;    # expired means now is past the expiry
 
 mkdir $t->dir . '/html';
+mkdir $t->dir . '/html/noindex';
 write_file($t->dir . '/html/denied.html', "operator's own page\n");
 
 $t->write_nginx_conf(nginx_conf(server => <<'EOF', servers => <<'EOF2'));
@@ -90,6 +94,20 @@ EOF
             return 401 "upstream says no\n";
         }
         location /up/403 { return 403 "upstream forbids\n"; }
+    }
+    server {
+        listen 127.0.0.1:%%PORT_slow%% sndbuf=4k;
+        access_log %%PREFIX%%/apiauth.log apiauth;
+        send_timeout 3s;
+        keepalive_requests 1000;
+        location /api/ { apiauth token; @@BACKEND@@ }
+        location /any/ {
+            satisfy any;
+            allow 127.0.0.1;
+            deny all;
+            apiauth token;
+            alias %%PREFIX%%/html/;
+        }
     }
 EOF2
 $t->start_nginx;
@@ -227,6 +245,35 @@ expect_refused($t, $r, 'missing_credentials',
     'satisfy any with deny all: the module\'s 401');
 $r = signed($k{good}, target => '/satisfy-deny/x');
 expect_ok($t, $r, $k{good}, 'satisfy any with deny all: a valid request');
+
+# allow admits a refused request; the location's own 403 (a directory
+# without an index) is nginx's page, not ours
+$r = send_plain($t, port => $t->port('slow'), target => '/any/noindex/',
+    headers => [token_headers($k{disabled})]);
+is($r->{status}, 403, 'satisfy any: a directory without index is 403');
+like($r->{headers}{'content-type'} // '', qr{^text/html},
+    'satisfy any: the location\'s own 403 page is nginx\'s, not the JSON');
+
+###############################################################################
+# refusals to a slow reader: every one arrives, none waits for send_timeout
+
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+    PeerPort => $t->port('slow'), Proto => 'tcp') or die;
+my $n = 300;
+print $s "GET /api/x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" x $n;
+sleep 0.5;    # the client reads nothing meanwhile: a slow reader
+my ($buf, $t0) = ('', Time::HiRes::time());
+my $sel = IO::Select->new($s);
+while (Time::HiRes::time() - $t0 < 6) {
+    last unless $sel->can_read(1);
+    my $got = sysread($s, $buf, 65536, length $buf);
+    last unless $got;
+    last if (() = $buf =~ /\{"error":"unauthorized"/g) == $n;
+}
+close $s;
+is(scalar(() = $buf =~ /\{"error":"unauthorized","reason":"missing_credentials"/g),
+    $n, "$n pipelined refusals to a slow reader all arrive");
+ok(Time::HiRes::time() - $t0 < 3, 'before send_timeout');
 
 ###############################################################################
 # store_unavailable, and the clock checked before any lookup

@@ -28,7 +28,7 @@ $t->init_store;
 
 my %k;
 for (qw(warm recover down restart loading noauth late wrongpw rightpw user
-    mismatch))
+    mismatch ips))
 {
     $k{$_} = $t->create_key('--name', "key $_", '--access-key',
         sprintf('%sKey0001', ucfirst));
@@ -70,6 +70,18 @@ $t->start_nginx;
 
 my $r = tok($k{warm});
 expect_ok($t, $r, $k{warm}, 'a key looked up (and now cached)');
+
+# a record without its whitelist is malformed: refused, and not cached
+$t->redis('HDEL', '{apiauth}:key:IpsKey0001', 'ips');
+$r = tok($k{ips});
+expect_refused($t, $r, 'store_unavailable',
+    'a record without its whitelist field');
+like($t->read_file('error.log'),
+    qr/apiauth: key "IpsKey0001" in Redis is malformed: refusing it/,
+    'the error log says which key is malformed');
+$t->redis('HSET', '{apiauth}:key:IpsKey0001', 'ips', '');
+$r = tok($k{ips});
+expect_ok($t, $r, $k{ips}, 'the repaired record, at once: nothing was cached');
 
 ###############################################################################
 # Redis stopped (SIGSTOP): 200 parked lookups, a plain location unhurt
@@ -273,6 +285,28 @@ for (1 .. 40) {
 ok($log =~ /\Q$other_id\E/ && $log =~ /\Q$store_id\E/,
     "error.log names both ids ($other_id, $store_id)")
     or diag(join "\n", grep { /master|key id/i } split /\n/, $log);
+
+###############################################################################
+# only workers talk to Redis: not the cache manager, not the cache loader
+
+$t->stop_nginx;
+mkdir "$dir/cache";
+# (Redis wants the password of the earlier part by now)
+$t->write_nginx_conf(nginx_conf(main => 'worker_processes 2;',
+    redis => 'apiauth_redis 127.0.0.1:%%REDIS_PORT%% '
+        . "password_file=$dir/right.pw;",
+    http => "proxy_cache_path $dir/cache keys_zone=c:1m;",
+    server => 'location / { apiauth token; @@BACKEND@@ }'));
+$t->start_nginx;
+my @conns;
+eval {
+    Apiauth::Test::wait_for('the workers\' Redis connections', 10, sub {
+        @conns = grep { /\bcmd=(hget|hgetall)\b/ }
+            split /\n/, $t->redis('CLIENT', 'LIST');
+        return @conns >= 2;
+    });
+};
+is(scalar @conns, 2, 'two workers, two Redis connections, with a proxy cache');
 
 $t->finish;
 done_testing;
