@@ -3,7 +3,9 @@
 # Replay protection: a nonce is used once per accessKey on this nginx node,
 # across locations and worker processes; 50 parallel copies of one signed
 # request against 4 workers admit exactly one; a forged request does not
-# burn the nonce it carries; apiauth_replay_protection off admits repeats.
+# burn the nonce it carries; apiauth_replay_protection off admits repeats;
+# a reload keeps the nonces, and one that widens the window keeps them as
+# long as the new window accepts their requests.
 
 use strict;
 use warnings;
@@ -11,6 +13,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Time::HiRes qw(sleep);
 use Apiauth::Test;
 use Apiauth::Client;
 
@@ -22,10 +25,13 @@ my $key = $t->create_key('--name', 'Replayer', '--access-key', 'ReplKey00001');
 my $key2 = $t->create_key('--name', 'Second', '--access-key', 'ReplKey00002');
 my $race = $t->create_key('--name', 'Racer', '--access-key', 'ReplKey00003');
 
-$t->write_nginx_conf(nginx_conf(
-    main => 'worker_processes 4;',
-    listen => 'listen 127.0.0.1:%%PORT%% reuseport;',
-    server => <<'EOF'));
+sub conf {
+    my ($http) = @_;
+    $t->write_nginx_conf(nginx_conf(
+        main => 'worker_processes 4;',
+        listen => 'listen 127.0.0.1:%%PORT%% reuseport;',
+        http => $http // '',
+        server => <<'EOF'));
         location /api/ { apiauth signature; @@BACKEND@@ }
         location /api2/ { apiauth signature; @@BACKEND@@ }
         location /norepl/ {
@@ -34,6 +40,9 @@ $t->write_nginx_conf(nginx_conf(
             @@BACKEND@@
         }
 EOF
+}
+
+conf();
 $t->start_nginx;
 
 ###############################################################################
@@ -117,6 +126,29 @@ is_deeply([$ok, $replayed, scalar @lines], [1, 49, 50],
 my %pids = map { $_->{pid} => 1 } @lines;
 ok(keys %pids > 1, 'the copies were served by ' . keys(%pids)
     . ' worker processes');
+
+###############################################################################
+# reloads: a zone of its own, first with a 5 s window, then 30 s
+
+conf("apiauth_nonce zone=widen:1m;\n    apiauth_clock_skew 5s;");
+$t->reload_nginx;
+my $now = fresh_second();
+my $old = send_signed($t, key => $key, target => '/api/old', date => $now - 4);
+expect_ok($t, $old, $key, 'a request dated 4 s ago, in a 5 s window');
+my $new = send_signed($t, key => $key, target => '/api/new');
+expect_ok($t, $new, $key, 'a request dated now');
+
+conf("apiauth_nonce zone=widen:1m;\n    apiauth_clock_skew 30s;");
+$t->reload_nginx;
+expect_refused($t, resend($t, $new), 'replayed_nonce',
+    'after a reload, the request dated now again: the zone kept its nonce');
+
+# past the old window (and its second more), inside the new one
+my $wait = $now - 4 + 5 + 3 - time;
+sleep $wait if $wait > 0;
+expect_refused($t, resend($t, $old), 'replayed_nonce',
+    'the request dated past the old window, inside the widened one: still '
+    . 'a replay, as the zone keeps nonces for its widest window');
 
 $t->finish;
 done_testing;

@@ -5,13 +5,17 @@
 # (127.0.0.1), IPv6 (::1) and an IPv4-mapped IPv6 peer (::ffff:127.0.0.1);
 # every combination of a key's apps (all or a list) and interfaces (all or
 # a list) with a location that sets apiauth_app, apiauth_interface, both or
-# neither; variables in apiauth_interface and apiauth_app.
+# neither; variables in apiauth_interface and apiauth_app.  The whitelist
+# reads $remote_addr only: X-Forwarded-For counts where realip trusts its
+# sender, never by itself; a caller over a unix socket has no address a
+# whitelist could name.
 
 use strict;
 use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
+use IO::Socket::UNIX;
 use Test::More;
 use Apiauth::Test;
 use Apiauth::Client;
@@ -171,6 +175,73 @@ for my $c (['both', '/v/orders?app=shop', 1],
     $want ? expect_ok($t, $r, $sk{$k}, $what)
         : expect_refused($t, $r, 'scope_denied', $what);
 }
+
+###############################################################################
+# X-Forwarded-For, with and without realip; a unix socket
+
+$t->stop_nginx;
+my $far = $t->create_key('--name', 'far', '--access-key', 'FarKey000001',
+    '--ip', '10.1.2.3');
+my $near = $t->create_key('--name', 'near', '--access-key', 'NearKey00001',
+    '--ip', '127.0.0.1');
+my $anywhere = $t->create_key('--name', 'anywhere', '--access-key',
+    'AnyWhere0001');
+$t->write_nginx_conf(nginx_conf(
+    listen => 'listen 127.0.0.1:%%PORT%%; listen unix:%%PREFIX%%/http.sock;',
+    server => <<'EOF'));
+        location /plain/ { apiauth token; @@BACKEND@@ }
+        location /trusted/ {
+            set_real_ip_from 127.0.0.1;
+            real_ip_header X-Forwarded-For;
+            apiauth token;
+            @@BACKEND@@
+        }
+        location /untrusted/ {
+            set_real_ip_from 10.0.0.0/8;
+            real_ip_header X-Forwarded-For;
+            apiauth token;
+            @@BACKEND@@
+        }
+EOF
+$t->start_nginx;
+
+sub xff {
+    my ($key, $path, $xff) = @_;
+    return send_plain($t, target => $path, headers => [token_headers($key),
+        ['X-Forwarded-For', $xff]]);
+}
+
+$r = xff($far, '/plain/x', '10.1.2.3');
+expect_refused($t, $r, 'ip_not_allowed',
+    'X-Forwarded-For naming a whitelisted address, without realip: ignored');
+$r = xff($near, '/plain/x', '10.9.9.9');
+expect_ok($t, $r, $near, 'without realip, the peer\'s own address counts');
+$r = xff($far, '/trusted/x', '10.1.2.3');
+expect_ok($t, $r, $far, 'with realip trusting the peer: its '
+    . 'X-Forwarded-For is the caller');
+$r = xff($near, '/trusted/x', '10.1.2.3');
+expect_refused($t, $r, 'ip_not_allowed',
+    'and the peer\'s own address no longer counts');
+$r = xff($far, '/untrusted/x', '10.1.2.3');
+expect_refused($t, $r, 'ip_not_allowed',
+    'with realip trusting other proxies only: ignored');
+
+# over the unix socket
+sub over_unix {
+    my ($key) = @_;
+    my $id = "unix-$key->{access_key}";
+    my $s = IO::Socket::UNIX->new(Peer => $t->dir . '/http.sock')
+        or die "unix socket: $!\n";
+    my $r = Apiauth::Client::_exchange($s, build_request('GET', '/plain/u',
+        [['Host', 'localhost'], token_headers($key), ['X-Test-Id', $id]]));
+    $r->{id} = $id;
+    return $r;
+}
+$r = over_unix($near);
+expect_refused($t, $r, 'ip_not_allowed',
+    'over a unix socket, a key with a whitelist: no address to match');
+$r = over_unix($anywhere);
+expect_ok($t, $r, $anywhere, 'over a unix socket, a key without one');
 
 $t->finish;
 done_testing;

@@ -28,7 +28,7 @@ $t->init_store;
 
 my %k;
 for (qw(warm recover down restart loading noauth late wrongpw rightpw user
-    mismatch ips))
+    mismatch ips stale))
 {
     $k{$_} = $t->create_key('--name', "key $_", '--access-key',
         sprintf('%sKey0001', ucfirst));
@@ -82,6 +82,29 @@ like($t->read_file('error.log'),
 $t->redis('HSET', '{apiauth}:key:IpsKey0001', 'ips', '');
 $r = tok($k{ips});
 expect_ok($t, $r, $k{ips}, 'the repaired record, at once: nothing was cached');
+
+# every other field a record cannot do without, malformed or gone
+my $bad = 0;
+for my $c (['status', 'maybe'], ['status', undef], ['salt', 'xyz'],
+    ['salt', 'AB' x 16], ['salt', undef], ['apps', 'bad name!'],
+    ['apps', ''], ['interfaces', 'a,,b'], ['interfaces', undef],
+    ['ips', '300.1.1.1'], ['ips', '10.0.0.1,nonsense'],
+    ['name', 'n' x 129])
+{
+    my ($field, $value) = @$c;
+    my $ak = sprintf 'BadField%04d', ++$bad;
+    my $key = $t->create_key('--name', "bad $field", '--access-key', $ak);
+    defined $value
+        ? $t->redis('HSET', "{apiauth}:key:$ak", $field, $value)
+        : $t->redis('HDEL', "{apiauth}:key:$ak", $field);
+    my $what = defined $value ? "$field \"" . substr($value, 0, 20) . '"'
+        : "no $field";
+    $r = tok($key);
+    expect_refused($t, $r, 'store_unavailable', "a record with $what");
+    like($t->read_file('error.log'),
+        qr/apiauth: key "$ak" in Redis is malformed: refusing it/,
+        "$what: logged");
+}
 
 ###############################################################################
 # Redis stopped (SIGSTOP): 200 parked lookups, a plain location unhurt
@@ -212,6 +235,30 @@ Apiauth::Test::wait_for('Redis to load', 20,
 $r = until_admitted($k{loading}, 3, \%seen);
 expect_ok($t, $r, $k{loading}, 'loaded: the same key is admitted '
     . '(-LOADING was not cached)');
+
+###############################################################################
+# a cached key past its ttl, Redis down: looked up, and refused
+
+$t->stop_nginx;
+$t->write_nginx_conf($conf->('', http => 'apiauth_cache zone=short:1m ttl=1s;'));
+$t->start_nginx;
+$r = tok($k{stale});
+expect_ok($t, $r, $k{stale}, 'a key looked up, cached for a second');
+$t->redis('SAVE');
+$t->stop_redis;
+$t->redis_close;
+$r = tok($k{stale});
+expect_ok($t, $r, $k{stale}, 'Redis down, within the ttl: from the cache');
+sleep 1.5;
+$r = tok($k{stale});
+expect_refused($t, $r, 'store_unavailable',
+    'Redis down, past the ttl: looked up, unavailable');
+$t->start_redis;
+$r = until_admitted($k{stale}, 5);
+expect_ok($t, $r, $k{stale}, 'Redis back: admitted again');
+$t->stop_nginx;
+$t->write_nginx_conf($conf->(''));
+$t->start_nginx;
 
 ###############################################################################
 # -NOAUTH: requirepass set after nginx connected
