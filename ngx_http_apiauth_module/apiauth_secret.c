@@ -29,20 +29,12 @@ static const unsigned char  apiauth_hexpairs[] =
     "c0c1c2c3c4c5c6c7c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
     "e0e1e2e3e4e5e6e7e8e9eaebecedeeeff0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
 
-/*
- * a hex digit's value plus one, with APIAUTH_HEX_UPPER for upper-case
- * letters; 0: not a hex digit
- */
-#define APIAUTH_HEX_UPPER  0x20
-#define APIAUTH_HEX_VALUE  0x1f
-
+/* a hex digit's value plus one; 0: not a hex digit */
 static const unsigned char  apiauth_hexval[256] = {
     ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5,
     ['5'] = 6, ['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10,
     ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
-    ['A'] = 11 | APIAUTH_HEX_UPPER, ['B'] = 12 | APIAUTH_HEX_UPPER,
-    ['C'] = 13 | APIAUTH_HEX_UPPER, ['D'] = 14 | APIAUTH_HEX_UPPER,
-    ['E'] = 15 | APIAUTH_HEX_UPPER, ['F'] = 16 | APIAUTH_HEX_UPPER
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16
 };
 
 
@@ -70,9 +62,6 @@ apiauth_unhex(unsigned char *out, const unsigned char *in, size_t len)
             return -1;
         }
 
-        hi &= APIAUTH_HEX_VALUE;
-        lo &= APIAUTH_HEX_VALUE;
-
         *out++ = (unsigned char) ((hi - 1) << 4 | (lo - 1));
     }
 
@@ -80,24 +69,20 @@ apiauth_unhex(unsigned char *out, const unsigned char *in, size_t len)
 }
 
 
+/* where the format says lower case: the one decoder, upper case refused */
+
 int
 apiauth_unhex_lower(unsigned char *out, const unsigned char *in, size_t len)
 {
-    unsigned  hi, lo;
+    size_t  i;
 
-    while (len--) {
-        hi = apiauth_hexval[in[0]];
-        lo = apiauth_hexval[in[1]];
-
-        if (hi == 0 || lo == 0 || ((hi | lo) & APIAUTH_HEX_UPPER)) {
+    for (i = 0; i < 2 * len; i++) {
+        if (in[i] >= 'A' && in[i] <= 'F') {
             return -1;
         }
-
-        in += 2;
-        *out++ = (unsigned char) ((hi - 1) << 4 | (lo - 1));
     }
 
-    return 0;
+    return apiauth_unhex(out, in, len);
 }
 
 

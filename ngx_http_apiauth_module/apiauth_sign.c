@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "apiauth_key.h"
 #include "apiauth_secret.h"
 #include "apiauth_sign.h"
@@ -41,20 +43,18 @@ static unsigned char *apiauth_canonical_write(const apiauth_request_t *req,
     if ((size_t) ((last) - (out)) < (size_t) (n)) return NULL
 
 
-/* header names are a few bytes long (see apiauth_bytes_eq()) */
+/* bytewise, a shorter name first where one is the other's start */
 
-static inline int
+static int
 apiauth_name_cmp(const unsigned char *a, size_t a_len,
     const unsigned char *b, size_t b_len)
 {
-    size_t  i, n;
+    int  rc;
 
-    n = a_len < b_len ? a_len : b_len;
+    rc = memcmp(a, b, a_len < b_len ? a_len : b_len);
 
-    for (i = 0; i < n; i++) {
-        if (a[i] != b[i]) {
-            return a[i] < b[i] ? -1 : 1;
-        }
+    if (rc != 0) {
+        return rc;
     }
 
     return a_len == b_len ? 0 : (a_len < b_len ? -1 : 1);
@@ -890,36 +890,15 @@ apiauth_sign_keyed(const apiauth_request_t *req, apiauth_scratch_t *scratch,
 }
 
 
-/*
- * every byte is read whatever the others hold, eight at a time; the
- * accumulator is volatile so that the compiler cannot stop at the first
- * difference.  It does what CRYPTO_memcmp() does, without a call into
- * another library's cold pages on every request
- */
+/* the lengths are public: only the bytes are compared in constant time */
 
 int
 apiauth_mac_compare(const unsigned char *a, size_t a_len,
     const unsigned char *b, size_t b_len)
 {
-    size_t             i;
-    uint64_t           x, y;
-    volatile uint64_t  d;
-
     if (a_len != b_len) {
         return -1;
     }
 
-    d = 0;
-
-    for (i = 0; i + 8 <= a_len; i += 8) {
-        memcpy(&x, a + i, 8);
-        memcpy(&y, b + i, 8);
-        d |= x ^ y;
-    }
-
-    for ( /* void */ ; i < a_len; i++) {
-        d |= (uint64_t) (a[i] ^ b[i]);
-    }
-
-    return d == 0 ? 0 : -1;
+    return CRYPTO_memcmp(a, b, a_len) == 0 ? 0 : -1;
 }

@@ -42,7 +42,7 @@ static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
 static ngx_uint_t ngx_http_apiauth_authority(ngx_http_request_t *r);
 static void ngx_http_apiauth_trim(ngx_str_t *v);
 static apiauth_header_t *ngx_http_apiauth_many_headers(ngx_http_request_t *r,
-    ngx_uint_t nheaders) NGX_HTTP_APIAUTH_COLD;
+    ngx_uint_t nheaders);
 
 
 /* a comparison with a literal, inlined by the compiler: no library call */
@@ -69,28 +69,6 @@ static apiauth_header_t  ngx_http_apiauth_headers[NGX_HTTP_APIAUTH_HEADERS];
 
 /* the key an unknown accessKey is verified with: drawn by each worker */
 static ngx_http_apiauth_key_t  ngx_http_apiauth_decoy;
-
-
-/* "Bearer " in any case (RFC 9110: schemes are case-insensitive) */
-
-static ngx_inline ngx_uint_t
-ngx_http_apiauth_is_bearer(u_char *p, size_t len)
-{
-    ngx_uint_t  i;
-
-    if (len < sizeof("bearer ") - 1 || p[6] != ' ') {
-        return 0;
-    }
-
-    for (i = 0; i < 6; i++) {
-        /* letters only: a bit 0x20 makes them lower case */
-        if ((p[i] | 0x20) != (u_char) "bearer"[i]) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
 
 
 /*
@@ -235,8 +213,10 @@ ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
         sig = (auth->value.len >= 8
                && ngx_memcmp(auth->value.data, "APIAUTH-", 8) == 0);
 
-        bearer = (!sig && ngx_http_apiauth_is_bearer(auth->value.data,
-                                                      auth->value.len));
+        /* RFC 9110: a scheme's name is case-insensitive */
+        bearer = (!sig && auth->value.len >= 7
+                  && ngx_strncasecmp(auth->value.data, (u_char *) "bearer ", 7)
+                     == 0);
     }
 
     if (sent.repeated || (sig + bearer + (sent.api_key != NULL)) > 1) {

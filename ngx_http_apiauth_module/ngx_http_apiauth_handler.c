@@ -28,8 +28,7 @@ static ngx_int_t ngx_http_apiauth_verify(ngx_http_request_t *r,
 static ngx_int_t ngx_http_apiauth_decide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_refuse(ngx_http_request_t *r,
-    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf)
-    NGX_HTTP_APIAUTH_COLD;
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_uint_t ngx_http_apiauth_replay(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_hash_nonce(ngx_http_apiauth_ctx_t *ctx,
@@ -40,8 +39,7 @@ static ngx_uint_t ngx_http_apiauth_ip_allowed(ngx_http_request_t *r,
     ngx_http_apiauth_key_t *key);
 static ngx_uint_t ngx_http_apiauth_in_scope(ngx_http_request_t *r,
     ngx_str_t *list, ngx_http_complex_value_t *cv);
-static ngx_int_t ngx_http_apiauth_park(ngx_http_request_t *r)
-    NGX_HTTP_APIAUTH_COLD;
+static ngx_int_t ngx_http_apiauth_park(ngx_http_request_t *r);
 static void ngx_http_apiauth_resume(ngx_http_request_t *r);
 
 
@@ -300,10 +298,7 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
 }
 
 
-/*
- * out of the admitted requests' way (a cold function: the compiler puts it
- * apart from the code every admitted request runs)
- */
+/* the refusal: its status, logged at apiauth_log_level, and its header */
 
 static ngx_int_t
 ngx_http_apiauth_refuse(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,

@@ -63,17 +63,6 @@
 #define NGX_HTTP_APIAUTH_KEY_UNAVAILABLE 2
 
 
-/*
- * rare paths (refusals, lookups): the compiler keeps them apart from the
- * code every admitted request runs, which then fits in fewer cache lines
- */
-#if (defined __GNUC__)
-#define NGX_HTTP_APIAUTH_COLD            __attribute__((cold))
-#else
-#define NGX_HTTP_APIAUTH_COLD
-#endif
-
-
 typedef struct {
     ngx_str_t                   code;           /* exact, for logs */
     ngx_str_t                   shown;          /* told to the client */
@@ -216,12 +205,12 @@ void ngx_http_apiauth_wake(ngx_http_apiauth_ctx_t *ctx);
 ngx_uint_t ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_uint_t mode);
 ngx_int_t ngx_http_apiauth_credentials_keep(ngx_http_request_t *r,
-    ngx_http_apiauth_ctx_t *ctx) NGX_HTTP_APIAUTH_COLD;
+    ngx_http_apiauth_ctx_t *ctx);
 ngx_uint_t ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_key_t *key);
 ngx_int_t ngx_http_apiauth_credentials_init(ngx_cycle_t *cycle);
 void ngx_http_apiauth_credentials_decoy(ngx_http_request_t *r,
-    ngx_http_apiauth_ctx_t *ctx) NGX_HTTP_APIAUTH_COLD;
+    ngx_http_apiauth_ctx_t *ctx);
 ngx_int_t ngx_http_apiauth_credentials_hide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx);
 
@@ -238,9 +227,9 @@ ngx_shm_zone_t *ngx_http_apiauth_cache_add(ngx_conf_t *cf, ngx_str_t *name,
 ngx_int_t ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_pool_t *pool);
 void ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
-    ngx_http_apiauth_key_t *key, ngx_log_t *log) NGX_HTTP_APIAUTH_COLD;
+    ngx_http_apiauth_key_t *key, ngx_log_t *log);
 ngx_uint_t ngx_http_apiauth_cache_warn(ngx_shm_zone_t *zone, ngx_str_t *ak,
-    time_t period) NGX_HTTP_APIAUTH_COLD;
+    time_t period);
 /* SipHash-2-4 of p with a 128-bit key: for tables nobody can aim at */
 uint64_t ngx_http_apiauth_siphash(const uint64_t key[2], const u_char *p,
     size_t len);
@@ -263,10 +252,8 @@ ngx_int_t ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
 /* ngx_http_apiauth_lookup.c */
 ngx_int_t ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_main_conf_t *amcf);
-ngx_int_t ngx_http_apiauth_lookup(ngx_http_apiauth_ctx_t *ctx)
-    NGX_HTTP_APIAUTH_COLD;
-void ngx_http_apiauth_lookup_detach(ngx_http_apiauth_ctx_t *ctx)
-    NGX_HTTP_APIAUTH_COLD;
+ngx_int_t ngx_http_apiauth_lookup(ngx_http_apiauth_ctx_t *ctx);
+void ngx_http_apiauth_lookup_detach(ngx_http_apiauth_ctx_t *ctx);
 
 /* ngx_http_apiauth_redis.c */
 typedef struct ngx_http_apiauth_redis_cmd_s  ngx_http_apiauth_redis_cmd_t;
