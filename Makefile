@@ -35,7 +35,7 @@ MOD_SRCS   := $(wildcard $(MOD)/*.c $(MOD)/*.h) $(MOD)/config
 SHARED_SRCS := $(MOD)/apiauth_crypto.c $(MOD)/apiauth_secret.c \
                $(MOD)/apiauth_key.c \
                $(MOD)/apiauth_ip.c $(MOD)/apiauth_scope.c \
-               $(MOD)/apiauth_sign.c
+               $(MOD)/apiauth_sign.c $(MOD)/apiauth_store.c
 SHARED_HDRS := $(SHARED_SRCS:.c=.h)
 
 CC         ?= cc

@@ -16,14 +16,15 @@
 #include "ngx_http_apiauth_module.h"
 
 
-#define NGX_HTTP_APIAUTH_KEY_PREFIX  "{apiauth}:key:"
+/* more fields than a record has (docs/keys.md) are not a record */
+#define NGX_HTTP_APIAUTH_FIELDS  32
 
 
 struct ngx_http_apiauth_lookup_s {
     ngx_str_node_t                  sn;         /* the accessKey */
     ngx_queue_t                     waiters;
     ngx_http_apiauth_redis_cmd_t    cmd;
-    u_char                          name[sizeof(NGX_HTTP_APIAUTH_KEY_PREFIX)
+    u_char                          name[sizeof(APIAUTH_STORE_KEY_PREFIX)
                                          + APIAUTH_ACCESS_KEY_MAX];
 };
 
@@ -88,8 +89,8 @@ ngx_http_apiauth_lookup(ngx_http_apiauth_ctx_t *ctx)
 
         lk->sn.node.key = hash;
         lk->sn.str.len = ctx->access_key.len;
-        lk->sn.str.data = ngx_cpymem(lk->name, NGX_HTTP_APIAUTH_KEY_PREFIX,
-                                     sizeof(NGX_HTTP_APIAUTH_KEY_PREFIX) - 1);
+        lk->sn.str.data = ngx_cpymem(lk->name, APIAUTH_STORE_KEY_PREFIX,
+                                     sizeof(APIAUTH_STORE_KEY_PREFIX) - 1);
         ngx_memcpy(lk->sn.str.data, ctx->access_key.data,
                    ctx->access_key.len);
 
@@ -101,7 +102,7 @@ ngx_http_apiauth_lookup(ngx_http_apiauth_ctx_t *ctx)
         argv[0] = "HGETALL";
         argvlen[0] = sizeof("HGETALL") - 1;
         argv[1] = (char *) lk->name;
-        argvlen[1] = sizeof(NGX_HTTP_APIAUTH_KEY_PREFIX) - 1 + lk->sn.str.len;
+        argvlen[1] = sizeof(APIAUTH_STORE_KEY_PREFIX) - 1 + lk->sn.str.len;
 
         if (ngx_http_apiauth_redis_send(&lk->cmd, 2, argv, argvlen)
             != NGX_OK)
@@ -207,19 +208,21 @@ ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
 
 /*
  * only a well-formed empty reply means "no such key"; NULL (a timeout, a
- * dropped link), an error reply (LOADING, NOAUTH, ...) or a malformed
- * record is "unavailable", and a security check never fails open
+ * dropped link), an error reply (LOADING, NOAUTH, ...) or a record that
+ * apiauth_record_parse() refuses is "unavailable", and a security check
+ * never fails open
  */
 
 static ngx_uint_t
 ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
     ngx_http_apiauth_key_t *key)
 {
-    int                            n;
     size_t                         i;
-    ngx_str_t                      f, v, salt, status, expires;
-    ngx_uint_t                     have, derived;
+    ngx_uint_t                     derived;
+    const char                    *why;
     redisReply                    *e;
+    apiauth_text_t                 fv[2 * NGX_HTTP_APIAUTH_FIELDS];
+    apiauth_record_t               rec;
     u_char                         secret[APIAUTH_SECRET_LEN];
     ngx_http_apiauth_main_conf_t  *amcf;
 
@@ -240,118 +243,60 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
         return NGX_HTTP_APIAUTH_KEY_UNKNOWN;
     }
 
-    ngx_memzero(key, sizeof(ngx_http_apiauth_key_t));
-    ngx_str_null(&salt);
-    ngx_str_null(&status);
-    ngx_str_null(&expires);
-    have = 0;
+    why = "it is not a hash of strings";
 
-    if (reply->elements % 2) {
+    if (reply->elements % 2 || reply->elements > 2 * NGX_HTTP_APIAUTH_FIELDS) {
         goto malformed;
     }
 
-    for (i = 0; i < reply->elements; i += 2) {
+    for (i = 0; i < reply->elements; i++) {
         e = reply->element[i];
 
-        if (e->type != REDIS_REPLY_STRING
-            || reply->element[i + 1]->type != REDIS_REPLY_STRING)
-        {
+        if (e->type != REDIS_REPLY_STRING) {
             goto malformed;
         }
 
-        f.data = (u_char *) e->str;
-        f.len = e->len;
-        v.data = (u_char *) reply->element[i + 1]->str;
-        v.len = reply->element[i + 1]->len;
-
-        if (f.len == 4 && ngx_strncmp(f.data, "salt", 4) == 0) {
-            salt = v;
-            have |= 1;
-
-        } else if (f.len == 6 && ngx_strncmp(f.data, "status", 6) == 0) {
-            status = v;
-            have |= 2;
-
-        } else if (f.len == 4 && ngx_strncmp(f.data, "apps", 4) == 0) {
-            key->apps = v;
-            have |= 4;
-
-        } else if (f.len == 10 && ngx_strncmp(f.data, "interfaces", 10) == 0)
-        {
-            key->interfaces = v;
-            have |= 8;
-
-        } else if (f.len == 3 && ngx_strncmp(f.data, "ips", 3) == 0) {
-            n = apiauth_ip_list_parse(v.data, v.len,
-                                      ngx_http_apiauth_lookup_ips,
-                                      APIAUTH_IPS_MAX);
-            if (n < 0) {
-                goto malformed;
-            }
-
-            key->ips = ngx_http_apiauth_lookup_ips;
-            key->nips = n;
-            have |= 16;
-
-        } else if (f.len == 4 && ngx_strncmp(f.data, "name", 4) == 0) {
-            key->name = v;
-
-        } else if (f.len == 7 && ngx_strncmp(f.data, "expires", 7) == 0) {
-            expires = v;
-        }
+        fv[i].data = (u_char *) e->str;
+        fv[i].len = e->len;
     }
 
-    /* a record without its whitelist must not mean "any address" */
-
-    if (have != 31
-        || apiauth_salt_check(salt.data, salt.len) != 0
-        || apiauth_scope_check(key->apps.data, key->apps.len) != 0
-        || apiauth_scope_check(key->interfaces.data, key->interfaces.len)
-           != 0
-        || key->name.len > APIAUTH_KEY_NAME_MAX)
+    if (apiauth_record_parse(&rec, fv, reply->elements / 2,
+                             ngx_http_apiauth_lookup_ips, APIAUTH_IPS_MAX,
+                             &why)
+        != 0)
     {
         goto malformed;
     }
 
-    if (status.len == 7 && ngx_strncmp(status.data, "enabled", 7) == 0) {
-        key->enabled = 1;
+    ngx_memzero(key, sizeof(ngx_http_apiauth_key_t));
 
-    } else if (!(status.len == 8
-                 && ngx_strncmp(status.data, "disabled", 8) == 0))
-    {
-        goto malformed;
-    }
+    key->name.data = (u_char *) rec.name.data;
+    key->name.len = rec.name.len;
+    key->apps.data = (u_char *) rec.apps.data;
+    key->apps.len = rec.apps.len;
+    key->interfaces.data = (u_char *) rec.interfaces.data;
+    key->interfaces.len = rec.interfaces.len;
+    key->ips = ngx_http_apiauth_lookup_ips;
+    key->nips = rec.nips;
+    key->enabled = rec.enabled;
 
-    /*
-     * an expiry that is there but malformed, or at or before 1970, is
-     * expired: a security check never reads it as "never", and a key that
-     * can be refused for what it is must not be refused for Redis
-     */
-
-    if (expires.data) {
-        key->expires = ngx_atotm(expires.data, expires.len);
-
-        if (key->expires == NGX_ERROR) {
-            key->bad_expires = 1;
-            key->expires = 1;
-
-        } else if (key->expires <= 0) {
-            key->expires = 1;
-        }
-    }
+    /* at or before 1970, or no time: 1, in the past, so expired */
+    key->expires = (rec.expires_at < 0) ? 1 : (time_t) rec.expires_at;
+    key->bad_expires = rec.expires_malformed;
 
     amcf = ngx_http_apiauth_lookup_conf;
 
     /* the hex secret is the HMAC key; it is kept in the forms used */
 
     derived = apiauth_secret_derive(amcf->master, ak->data, ak->len,
-                                    salt.data, salt.len, secret) == 0
+                                    rec.salt.data, rec.salt.len, secret) == 0
               && apiauth_unhex(key->secret, secret, sizeof(key->secret)) == 0
               && apiauth_hmac_key(&key->hmac, secret, sizeof(secret)) == 0;
 
     ngx_explicit_memzero(secret, sizeof(secret));
 
     if (!derived) {
+        why = "its secret could not be derived";
         goto malformed;
     }
 
@@ -360,8 +305,8 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
 malformed:
 
     ngx_log_error(NGX_LOG_ERR, ngx_http_apiauth_lookup_log, 0,
-                  "apiauth: key \"%V\" in Redis is malformed: refusing it",
-                  ak);
+                  "apiauth: key \"%V\" in Redis is malformed: refusing it "
+                  "(%s)", ak, why);
 
     return NGX_HTTP_APIAUTH_KEY_UNAVAILABLE;
 }

@@ -20,6 +20,7 @@
 #include "apiauth_ip.h"
 #include "apiauth_scope.h"
 #include "apiauth_sign.h"
+#include "apiauth_store.h"
 
 
 /* apiauth modes; a credential type is admitted where mode & type */

@@ -236,8 +236,8 @@ ngx_http_apiauth_redis_connect(void)
 
     argv[0] = "HGET";
     argvlen[0] = 4;
-    argv[1] = "{apiauth}:meta";
-    argvlen[1] = sizeof("{apiauth}:meta") - 1;
+    argv[1] = APIAUTH_STORE_META;
+    argvlen[1] = sizeof(APIAUTH_STORE_META) - 1;
     argv[2] = "master_key_id";
     argvlen[2] = sizeof("master_key_id") - 1;
 

@@ -1,0 +1,178 @@
+
+/*
+ * Copyright (C) ngx_http_apiauth_module authors
+ */
+
+
+#include <limits.h>
+#include <string.h>
+
+#include "apiauth_key.h"
+#include "apiauth_scope.h"
+#include "apiauth_store.h"
+
+
+#define apiauth_text_is(t, lit)                                              \
+    ((t)->len == sizeof(lit) - 1 && memcmp((t)->data, lit, (t)->len) == 0)
+
+
+static void apiauth_record_expires(apiauth_record_t *rec);
+
+
+int
+apiauth_record_parse(apiauth_record_t *rec, const apiauth_text_t *fv,
+    size_t n, apiauth_ip_entry_t *ips, size_t max, const char **why)
+{
+    int                    nips;
+    size_t                 i;
+    apiauth_text_t        *to;
+    const apiauth_text_t  *f;
+
+    memset(rec, 0, sizeof(apiauth_record_t));
+
+    /* the last of a field sent twice counts, as in a hash it cannot be */
+
+    for (i = 0; i < n; i++) {
+        f = &fv[2 * i];
+
+        if (apiauth_text_is(f, "name")) {
+            to = &rec->name;
+
+        } else if (apiauth_text_is(f, "description")) {
+            to = &rec->description;
+
+        } else if (apiauth_text_is(f, "salt")) {
+            to = &rec->salt;
+
+        } else if (apiauth_text_is(f, "status")) {
+            to = &rec->status;
+
+        } else if (apiauth_text_is(f, "apps")) {
+            to = &rec->apps;
+
+        } else if (apiauth_text_is(f, "interfaces")) {
+            to = &rec->interfaces;
+
+        } else if (apiauth_text_is(f, "ips")) {
+            to = &rec->ips;
+
+        } else if (apiauth_text_is(f, "expires")) {
+            to = &rec->expires;
+
+        } else if (apiauth_text_is(f, "created")) {
+            to = &rec->created;
+
+        } else if (apiauth_text_is(f, "updated")) {
+            to = &rec->updated;
+
+        } else {
+            continue;
+        }
+
+        *to = fv[2 * i + 1];
+
+        /* an empty value is there: only a missing field has no data */
+        if (to->data == NULL) {
+            to->data = (const unsigned char *) "";
+        }
+    }
+
+    rec->enabled = apiauth_text_is(&rec->status, "enabled");
+
+    apiauth_record_expires(rec);
+
+    /* in the order docs/keys.md lists them */
+
+    if (rec->salt.data == NULL
+        || apiauth_salt_check(rec->salt.data, rec->salt.len) != 0)
+    {
+        *why = "its salt is not 32 lower-case hex digits";
+        return -1;
+    }
+
+    if (!rec->enabled && !apiauth_text_is(&rec->status, "disabled")) {
+        *why = "its status is neither enabled nor disabled";
+        return -1;
+    }
+
+    if (rec->apps.data == NULL
+        || apiauth_scope_check(rec->apps.data, rec->apps.len) != 0)
+    {
+        *why = "its apps are neither \"*\" nor 1 to 256 names";
+        return -1;
+    }
+
+    if (rec->interfaces.data == NULL
+        || apiauth_scope_check(rec->interfaces.data, rec->interfaces.len)
+           != 0)
+    {
+        *why = "its interfaces are neither \"*\" nor 1 to 256 names";
+        return -1;
+    }
+
+    /* a record without its whitelist must not mean "any address" */
+
+    if (rec->ips.data == NULL) {
+        *why = "it has no ips field (an empty one admits any address)";
+        return -1;
+    }
+
+    nips = apiauth_ip_list_parse(rec->ips.data, rec->ips.len, ips, max);
+
+    if (nips < 0) {
+        *why = "its whitelist holds an entry that is not one, or more than "
+               "1024 entries";
+        return -1;
+    }
+
+    rec->nips = (size_t) nips;
+
+    if (rec->name.len > APIAUTH_KEY_NAME_MAX) {
+        *why = "its name is longer than 128 bytes";
+        return -1;
+    }
+
+    *why = NULL;
+
+    return 0;
+}
+
+
+/*
+ * unix seconds, as nginx's ngx_atotm() reads them: digits only; anything
+ * else that is there is expired, never "never"
+ */
+
+static void
+apiauth_record_expires(apiauth_record_t *rec)
+{
+    size_t     i;
+    long long  v;
+
+    if (rec->expires.data == NULL) {
+        rec->expires_at = 0;
+        return;
+    }
+
+    v = 0;
+
+    for (i = 0; i < rec->expires.len; i++) {
+        if (rec->expires.data[i] < '0' || rec->expires.data[i] > '9'
+            || v > (LLONG_MAX - (rec->expires.data[i] - '0')) / 10)
+        {
+            rec->expires_at = -1;
+            rec->expires_malformed = 1;
+            return;
+        }
+
+        v = v * 10 + (rec->expires.data[i] - '0');
+    }
+
+    if (rec->expires.len == 0) {
+        rec->expires_at = -1;
+        rec->expires_malformed = 1;
+        return;
+    }
+
+    rec->expires_at = (v > 0) ? v : -1;
+}
