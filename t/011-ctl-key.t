@@ -261,5 +261,27 @@ like($r->{out}, qr/^users\s+crm\s+https:\/\/api\.example\.com\/users$/m,
     'call URLs: a listed interface');
 unlike($r->{out}, qr/^orders/m, 'call URLs: not an interface off the list');
 
+# a record nginx would refuse (written behind the tool's back) is shown
+# whole, with why; the doctor finds it among all keys
+$t->create_key('--name', 'broken', '--access-key', 'Broken000001');
+$t->redis('HDEL', '{apiauth}:key:Broken000001', 'ips');
+$r = $t->ctl('key', 'show', 'Broken000001');
+like($r->{out}, qr/^nginx\s+refuses it \(store_unavailable\): it has no ips field/m,
+    'key show: nginx refuses the record, and why');
+$r = $t->ctl_json('key', 'show', 'Broken000001');
+like($r->{json}{nginx_refuses} // '', qr/no ips field/,
+    'key show --json: nginx_refuses says why');
+$r = $t->ctl_json('key', 'show', 'Scoped000001');
+ok(exists $r->{json}{nginx_refuses} && !defined $r->{json}{nginx_refuses},
+    'and is null for a record nginx reads');
+$r = $t->ctl('key', 'list');
+like($r->{out}, qr/^Broken000001\s+broken\s+malformed\s/m,
+    'key list: its status is malformed');
+$r = $t->ctl_json('doctor');
+my ($records) = grep { $_->{check} eq 'records' } @{ $r->{json}{checks} };
+is($records->{status}, 'warn', 'doctor: the records check warns');
+like($records->{detail}, qr/nginx refuses 1 of \d+ keys .*"Broken000001": it has no ips field/,
+    'naming the key and why');
+
 $t->finish;
 done_testing;

@@ -70,7 +70,7 @@ ctl_config_get(const char *name, long long dflt)
     long long    v;
     redisReply  *r;
 
-    r = ctl_redis_cmd("HGET %s %s", CTL_META, name);
+    r = ctl_redis_cmd("HGET %s %s", APIAUTH_STORE_META, name);
     v = (r->type == REDIS_REPLY_STRING) ? atoll(r->str) : dflt;
     freeReplyObject(r);
 
@@ -112,8 +112,8 @@ config_show(int argc, char **argv)
 
     max_keys = ctl_config_get("max_keys", CTL_DEFAULT_MAX_KEYS);
     max_ips = ctl_config_get("max_ips", CTL_DEFAULT_MAX_IPS);
-    keys = config_count(CTL_KEYS);
-    ifs = config_count(CTL_IFS);
+    keys = config_count(APIAUTH_STORE_KEYS);
+    ifs = config_count(APIAUTH_STORE_IFS);
 
     /* set before there was a bound, or straight into Redis */
 
@@ -187,7 +187,7 @@ config_set(int argc, char **argv)
     ctl_master_check();
 
     if (strcmp(name, "max_keys") == 0) {
-        keys = config_count(CTL_KEYS);
+        keys = config_count(APIAUTH_STORE_KEYS);
 
         if (v < keys) {
             ctl_warn("the store holds %lld keys, more than max_keys %lld: "
@@ -197,8 +197,8 @@ config_set(int argc, char **argv)
 
     snprintf(buf, sizeof(buf), "%lld", v);
 
-    r = ctl_scriptl(ctl_lua_config_set, 1, CTL_META, ctl.key_id, ctl_now(),
-                    name, buf, NULL);
+    r = ctl_scriptl(ctl_lua_config_set, 1, APIAUTH_STORE_META, ctl.key_id,
+                    ctl_now(), name, buf, NULL);
     freeReplyObject(r);
 
     if (ctl.json) {

@@ -18,6 +18,7 @@
 #include <hiredis/hiredis.h>
 
 #include "apiauth_secret.h"
+#include "apiauth_store.h"
 
 
 #define CTL_VERSION        "0.1.0"
@@ -36,13 +37,6 @@
 #define CTL_STR(x)         #x
 #define CTL_XSTR(x)        CTL_STR(x)
 
-/* every name carries the one hash tag: one slot on Redis Cluster */
-#define CTL_META           "{apiauth}:meta"
-#define CTL_KEYS           "{apiauth}:keys"
-#define CTL_KEY_PREFIX     "{apiauth}:key:"
-#define CTL_IFS            "{apiauth}:interfaces"
-#define CTL_IF_PREFIX      "{apiauth}:interface:"
-#define CTL_CHANNEL        "{apiauth}:changes"
 
 
 typedef struct {
@@ -74,6 +68,7 @@ typedef struct {
     long long       updated;
     long long       expires;          /* 0: never; -1: not a valid time */
     char           *expires_text;     /* as stored, when not a valid time */
+    const char     *refused;          /* why nginx refuses it, or NULL */
 } ctl_key_t;
 
 

@@ -30,6 +30,7 @@ static void doctor_report(const char *check, int status, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 static char *doctor_config_get(const char *name);
 static int doctor_run(int quiet);
+static void doctor_records(void);
 static void init_write_master(const char *path);
 
 
@@ -207,7 +208,7 @@ doctor_run(int quiet)
 
     free(v);
 
-    r = ctl_redis_cmd("HGET %s master_key_id", CTL_META);
+    r = ctl_redis_cmd("HGET %s master_key_id", APIAUTH_STORE_META);
 
     if (r->type != REDIS_REPLY_STRING) {
         doctor_report("master key", DOCTOR_FAIL,
@@ -231,7 +232,7 @@ doctor_run(int quiet)
 
     freeReplyObject(r);
 
-    r = ctl_redis_cmd("ZCARD %s", CTL_KEYS);
+    r = ctl_redis_cmd("ZCARD %s", APIAUTH_STORE_KEYS);
     n = r->integer;
     freeReplyObject(r);
 
@@ -257,11 +258,93 @@ doctor_run(int quiet)
                       APIAUTH_IPS_MAX);
     }
 
-    r = ctl_redis_cmd("ZCARD %s", CTL_IFS);
+    doctor_records();
+
+    r = ctl_redis_cmd("ZCARD %s", APIAUTH_STORE_IFS);
     doctor_report("interfaces", DOCTOR_OK, "%lld", r->integer);
     freeReplyObject(r);
 
     return doctor_worst;
+}
+
+
+/*
+ * every key record read as nginx reads it, a page at a time: the ones it
+ * would refuse, and why, for the first few
+ */
+
+static void
+doctor_records(void)
+{
+    char         last[APIAUTH_ACCESS_KEY_MAX + 2], examples[512];
+    char         name[sizeof(APIAUTH_STORE_KEY_PREFIX)
+                      + APIAUTH_ACCESS_KEY_MAX];
+    size_t       i, all, bad, len;
+    ctl_key_t    k;
+    redisReply  *page, *r;
+
+    strcpy(last, "-");
+    all = 0;
+    bad = 0;
+    examples[0] = '\0';
+
+    for ( ;; ) {
+        page = ctl_redis_cmd("ZRANGEBYLEX %s %s + LIMIT 0 500",
+                             APIAUTH_STORE_KEYS, last);
+
+        if (page->type != REDIS_REPLY_ARRAY || page->elements == 0) {
+            freeReplyObject(page);
+            break;
+        }
+
+        for (i = 0; i < page->elements; i++) {
+            snprintf(name, sizeof(name), APIAUTH_STORE_KEY_PREFIX "%s",
+                     page->element[i]->str);
+            redisAppendCommand(ctl.rc, "HGETALL %s", name);
+        }
+
+        for (i = 0; i < page->elements; i++) {
+            if (redisGetReply(ctl.rc, (void **) &r) != REDIS_OK) {
+                ctl_fail(CTL_EXIT_RUNTIME, "lost the connection to Redis "
+                         "at %s: %s", ctl.addr, ctl.rc->errstr);
+            }
+
+            if (r->type == REDIS_REPLY_ARRAY && r->elements) {
+                ctl_key_from_reply(&k, page->element[i]->str, r);
+                all++;
+
+                if (k.refused && ++bad <= 3) {
+                    len = strlen(examples);
+                    snprintf(examples + len, sizeof(examples) - len,
+                             "%s\"%s\": %s", len ? "; " : "",
+                             k.access_key, k.refused);
+                }
+
+                ctl_key_free(&k);
+            }
+
+            freeReplyObject(r);
+        }
+
+        snprintf(last, sizeof(last), "(%s",
+                 page->element[page->elements - 1]->str);
+
+        i = page->elements;
+        freeReplyObject(page);
+
+        if (i < 500) {
+            break;
+        }
+    }
+
+    if (bad) {
+        doctor_report("records", DOCTOR_WARN, "nginx refuses %zu of %zu "
+                      "keys as malformed (store_unavailable)%s: %s", bad,
+                      all, bad > 3 ? ", the first three" : "", examples);
+
+    } else {
+        doctor_report("records", DOCTOR_OK, "nginx reads all %zu keys", all);
+    }
 }
 
 
@@ -404,7 +487,7 @@ do_init(int argc, char **argv)
         ctl_master_load();
 
     } else {
-        r = ctl_redis_cmd("HGET %s master_key_id", CTL_META);
+        r = ctl_redis_cmd("HGET %s master_key_id", APIAUTH_STORE_META);
 
         if (r->type == REDIS_REPLY_STRING) {
             ctl_fail_reply(r, CTL_EXIT_RUNTIME, "the key store at %s is "
@@ -422,8 +505,8 @@ do_init(int argc, char **argv)
     snprintf(max_ips, sizeof(max_ips), "%d", CTL_DEFAULT_MAX_IPS);
 
     r = redisCommand(ctl.rc, "EVAL %s%s%s 1 %s %s %s %s %s", ctl_lua_bounds,
-                     ctl_lua_prelude, ctl_lua_init, CTL_META, ctl.key_id,
-                     ctl_now(), max_keys, max_ips);
+                     ctl_lua_prelude, ctl_lua_init, APIAUTH_STORE_META,
+                     ctl.key_id, ctl_now(), max_keys, max_ips);
 
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         /* nothing half-done: the file we made goes with the failure */

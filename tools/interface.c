@@ -15,7 +15,8 @@
 #include "apiauth_key.h"
 
 
-#define IF_STORE_LEN   (sizeof(CTL_IF_PREFIX) + APIAUTH_PLAIN_NAME_MAX)
+#define IF_STORE_LEN                                                         \
+    (sizeof(APIAUTH_STORE_IF_PREFIX) + APIAUTH_PLAIN_NAME_MAX)
 #define IF_URL_MAX     2048
 
 
@@ -155,10 +156,11 @@ interface_add(int argc, char **argv)
     ctl_redis_connect();
     ctl_master_check();
 
-    snprintf(store, sizeof(store), CTL_IF_PREFIX "%s", name);
+    snprintf(store, sizeof(store), APIAUTH_STORE_IF_PREFIX "%s", name);
 
-    r = ctl_scriptl(ctl_lua_interface_add, 3, CTL_META, CTL_IFS, store,
-                    ctl.key_id, ctl_now(), name, url, app, NULL);
+    r = ctl_scriptl(ctl_lua_interface_add, 3, APIAUTH_STORE_META,
+                    APIAUTH_STORE_IFS, store, ctl.key_id, ctl_now(), name, url,
+                    app, NULL);
     freeReplyObject(r);
 
     if (ctl.json) {
@@ -206,7 +208,7 @@ interface_list(int argc, char **argv)
     ctl_redis_connect();
     ctl_master_check();
 
-    names = ctl_redis_cmd("ZRANGEBYLEX %s - +", CTL_IFS);
+    names = ctl_redis_cmd("ZRANGEBYLEX %s - +", APIAUTH_STORE_IFS);
 
     if (ctl.json) {
         json_begin_object();
@@ -217,7 +219,7 @@ interface_list(int argc, char **argv)
     t = ctl_table_new(4, "NAME", "APP", "CALL URL", "CREATED");
 
     for (i = 0; i < names->elements; i++) {
-        snprintf(store, sizeof(store), CTL_IF_PREFIX "%s",
+        snprintf(store, sizeof(store), APIAUTH_STORE_IF_PREFIX "%s",
                  names->element[i]->str);
         r = ctl_redis_cmd("HGETALL %s", store);
 
@@ -303,10 +305,11 @@ interface_remove(int argc, char **argv)
     ctl_redis_connect();
     ctl_master_check();
 
-    snprintf(store, sizeof(store), CTL_IF_PREFIX "%s", name);
+    snprintf(store, sizeof(store), APIAUTH_STORE_IF_PREFIX "%s", name);
 
-    r = ctl_scriptl(ctl_lua_interface_remove, 3, CTL_META, CTL_IFS, store,
-                    ctl.key_id, ctl_now(), name, NULL);
+    r = ctl_scriptl(ctl_lua_interface_remove, 3, APIAUTH_STORE_META,
+                    APIAUTH_STORE_IFS, store, ctl.key_id, ctl_now(), name,
+                    NULL);
     freeReplyObject(r);
 
     if (ctl.json) {

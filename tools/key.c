@@ -17,7 +17,8 @@
 #include "apiauth_scope.h"
 
 
-#define KEY_NAME_LEN   (sizeof(CTL_KEY_PREFIX) + APIAUTH_ACCESS_KEY_MAX)
+#define KEY_NAME_LEN                                                         \
+    (sizeof(APIAUTH_STORE_KEY_PREFIX) + APIAUTH_ACCESS_KEY_MAX)
 #define KEY_PAGE       500
 #define KEY_MASK_SHOWN 4
 
@@ -254,7 +255,7 @@ key_access_key(const char *s)
 static void
 key_store_name(char *buf, const char *ak)
 {
-    snprintf(buf, KEY_NAME_LEN, CTL_KEY_PREFIX "%s", ak);
+    snprintf(buf, KEY_NAME_LEN, APIAUTH_STORE_KEY_PREFIX "%s", ak);
 }
 
 
@@ -469,76 +470,84 @@ ctl_key_read(const char *ak, ctl_key_t *k)
 }
 
 
+/* a text of the record, copied, or dflt where the field is absent */
+
+static char *
+key_text(const apiauth_text_t *t, const char *dflt)
+{
+    char  *s;
+
+    if (t->data == NULL) {
+        return ctl_strdup(dflt);
+    }
+
+    s = ctl_alloc(t->len + 1);
+    memcpy(s, t->data, t->len);
+
+    return s;
+}
+
+
+/*
+ * a record as the module reads it (apiauth_record_parse()), shown whole
+ * whatever is wrong with it, and why nginx would refuse it
+ */
+
 void
 ctl_key_from_reply(ctl_key_t *k, const char *ak, redisReply *r)
 {
-    size_t       i;
-    const char  *f, *v;
+    size_t            i, n;
+    apiauth_text_t   *fv;
+    apiauth_record_t  rec;
+
+    static apiauth_ip_entry_t  ips[APIAUTH_IPS_MAX];
 
     memset(k, 0, sizeof(ctl_key_t));
     k->access_key = ctl_strdup(ak);
 
-    for (i = 0; i + 1 < r->elements; i += 2) {
-        f = r->element[i]->str;
-        v = r->element[i + 1]->str;
+    n = r->elements / 2;
+    fv = ctl_alloc(2 * n * sizeof(apiauth_text_t));
 
-        if (f == NULL || v == NULL) {
-            continue;
+    for (i = 0; i < 2 * n; i++) {
+        if (r->element[i]->type == REDIS_REPLY_STRING) {
+            fv[i].data = (const unsigned char *) r->element[i]->str;
+            fv[i].len = r->element[i]->len;
         }
+    }
 
-        if (strcmp(f, "name") == 0) {
-            k->name = ctl_strdup(v);
-
-        } else if (strcmp(f, "description") == 0) {
-            k->description = ctl_strdup(v);
-
-        } else if (strcmp(f, "salt") == 0) {
-            k->salt = ctl_strdup(v);
-
-        } else if (strcmp(f, "status") == 0) {
-            k->status = ctl_strdup(v);
-
-        } else if (strcmp(f, "apps") == 0) {
-            k->apps = ctl_strdup(v);
-
-        } else if (strcmp(f, "interfaces") == 0) {
-            k->interfaces = ctl_strdup(v);
-
-        } else if (strcmp(f, "ips") == 0) {
-            k->ips = ctl_strdup(v);
-
-        } else if (strcmp(f, "created") == 0) {
-            k->created = atoll(v);
-
-        } else if (strcmp(f, "updated") == 0) {
-            k->updated = atoll(v);
-
-        } else if (strcmp(f, "expires") == 0) {
-
-            /*
-             * only an absent field means never: anything else that is not
-             * a time (as nginx reads one) is expired
-             */
-
-            if (ctl_parse_uint(v, LLONG_MAX, &k->expires) != 0
-                || k->expires == 0)
-            {
-                k->expires = -1;
-                free(k->expires_text);
-                k->expires_text = ctl_strdup(v);
-            }
-        }
+    if (apiauth_record_parse(&rec, fv, n, ips, APIAUTH_IPS_MAX, &k->refused)
+        != 0 && k->refused == NULL)
+    {
+        k->refused = "it cannot be read";
     }
 
     /* a record is never shown with holes */
 
-    if (k->name == NULL) k->name = ctl_strdup("");
-    if (k->description == NULL) k->description = ctl_strdup("");
-    if (k->salt == NULL) k->salt = ctl_strdup("");
-    if (k->status == NULL) k->status = ctl_strdup("disabled");
-    if (k->apps == NULL) k->apps = ctl_strdup("");
-    if (k->interfaces == NULL) k->interfaces = ctl_strdup("");
-    if (k->ips == NULL) k->ips = ctl_strdup("");
+    k->name = key_text(&rec.name, "");
+    k->description = key_text(&rec.description, "");
+    k->salt = key_text(&rec.salt, "");
+    k->status = key_text(&rec.status, "disabled");
+    k->apps = key_text(&rec.apps, "");
+    k->interfaces = key_text(&rec.interfaces, "");
+    k->ips = key_text(&rec.ips, "");
+
+    if (rec.created.data) {
+        k->created = atoll((const char *) rec.created.data);
+    }
+
+    if (rec.updated.data) {
+        k->updated = atoll((const char *) rec.updated.data);
+    }
+
+    /* only an absent field means never: what is there and no time expired */
+
+    k->expires = rec.expires_at;
+
+    if (rec.expires_at < 0) {
+        k->expires_text = key_text(&rec.expires, "");
+    }
+
+    free(fv);
 }
 
 
@@ -653,6 +662,8 @@ key_json_members(const ctl_key_t *k, int reveal)
     ctl_list_json(k->interfaces, 1);
     json_key("ip_whitelist");
     ctl_list_json(k->ips, 0);
+    json_key("nginx_refuses");
+    json_str(k->refused);
 }
 
 
@@ -710,6 +721,11 @@ key_print_human(const ctl_key_t *k, int reveal)
                                          strlen(k->interfaces))
                     ? "all" : k->interfaces);
     key_print_field("ip whitelist", k->ips[0] ? k->ips : "any address");
+
+    if (k->refused) {
+        printf("nginx          refuses it (store_unavailable): %s\n",
+               k->refused);
+    }
 }
 
 
@@ -894,8 +910,9 @@ key_create(int argc, char **argv)
         break;
     }
 
-    r = ctl_scriptl(ctl_lua_key_create, 3, CTL_META, CTL_KEYS, store,
-                    ctl.key_id, ctl_now(), ak_buf, name, description, salt,
+    r = ctl_scriptl(ctl_lua_key_create, 3, APIAUTH_STORE_META,
+                    APIAUTH_STORE_KEYS, store, ctl.key_id, ctl_now(), ak_buf,
+                    name, description, salt,
                     disabled ? "disabled" : "enabled", expires_buf, apps,
                     interfaces, ips, NULL);
 
@@ -973,8 +990,8 @@ key_list(int argc, char **argv)
     t = NULL;
 
     for ( ;; ) {
-        page = ctl_redis_cmd("ZRANGEBYLEX %s %s + LIMIT 0 %d", CTL_KEYS,
-                             last, KEY_PAGE);
+        page = ctl_redis_cmd("ZRANGEBYLEX %s %s + LIMIT 0 %d",
+                             APIAUTH_STORE_KEYS, last, KEY_PAGE);
 
         if (page->type != REDIS_REPLY_ARRAY || page->elements == 0) {
             freeReplyObject(page);
@@ -1037,7 +1054,8 @@ key_list(int argc, char **argv)
                     strcpy(ips, "any");
                 }
 
-                ctl_table_row(t, k.access_key, k.name, k.status, secret,
+                ctl_table_row(t, k.access_key, k.name,
+                              k.refused ? "malformed" : k.status, secret,
                               expires,
                               strcmp(k.apps, "*") ? k.apps : "all",
                               strcmp(k.interfaces, "*") ? k.interfaces
@@ -1090,11 +1108,12 @@ key_call_urls(const ctl_key_t *k)
 {
     size_t        i, j;
     const char   *url, *app, *name;
-    char          store[sizeof(CTL_IF_PREFIX) + APIAUTH_PLAIN_NAME_MAX];
+    char          store[sizeof(APIAUTH_STORE_IF_PREFIX)
+                        + APIAUTH_PLAIN_NAME_MAX];
     redisReply   *names, *r;
     ctl_table_t  *t;
 
-    names = ctl_redis_cmd("ZRANGEBYLEX %s - +", CTL_IFS);
+    names = ctl_redis_cmd("ZRANGEBYLEX %s - +", APIAUTH_STORE_IFS);
 
     if (ctl.json) {
         json_key("call_urls");
@@ -1105,7 +1124,7 @@ key_call_urls(const ctl_key_t *k)
 
     for (i = 0; i < names->elements; i++) {
         name = names->element[i]->str;
-        snprintf(store, sizeof(store), CTL_IF_PREFIX "%s", name);
+        snprintf(store, sizeof(store), APIAUTH_STORE_IF_PREFIX "%s", name);
 
         r = ctl_redis_cmd("HGETALL %s", store);
         url = "";
@@ -1261,7 +1280,7 @@ key_update(const char *ak, const char *op, int nset, const char **fv,
     snprintf(count, sizeof(count), "%d", nset);
 
     n = 0;
-    argv[n++] = CTL_META;
+    argv[n++] = APIAUTH_STORE_META;
     argv[n++] = store;
     argv[n++] = ctl.key_id;
     argv[n++] = ctl_now();
@@ -1410,8 +1429,9 @@ key_set_access_key(int argc, char **argv)
     key_store_name(old_store, ak);
     key_store_name(new_store, new_ak);
 
-    r = ctl_scriptl(ctl_lua_key_rekey, 4, CTL_META, CTL_KEYS, old_store,
-                    new_store, ctl.key_id, ctl_now(), ak, new_ak, salt, NULL);
+    r = ctl_scriptl(ctl_lua_key_rekey, 4, APIAUTH_STORE_META,
+                    APIAUTH_STORE_KEYS, old_store, new_store, ctl.key_id,
+                    ctl_now(), ak, new_ak, salt, NULL);
 
     key_print_secret(new_ak, "set-access-key", salt, r);
 
@@ -1435,8 +1455,8 @@ key_delete(int argc, char **argv)
 
     key_store_name(store, ak);
 
-    r = ctl_scriptl(ctl_lua_key_delete, 3, CTL_META, CTL_KEYS, store,
-                    ctl.key_id, ctl_now(), ak, NULL);
+    r = ctl_scriptl(ctl_lua_key_delete, 3, APIAUTH_STORE_META,
+                    APIAUTH_STORE_KEYS, store, ctl.key_id, ctl_now(), ak, NULL);
     freeReplyObject(r);
 
     key_done(ak, "key \"%s\" deleted%s", "");
@@ -1520,8 +1540,9 @@ key_copy(int argc, char **argv)
     key_store_name(src_store, src);
     key_store_name(dst_store, ak_buf);
 
-    r = ctl_scriptl(ctl_lua_key_copy, 4, CTL_META, CTL_KEYS, src_store,
-                    dst_store, ctl.key_id, ctl_now(), src, ak_buf, name, salt,
+    r = ctl_scriptl(ctl_lua_key_copy, 4, APIAUTH_STORE_META,
+                    APIAUTH_STORE_KEYS, src_store, dst_store, ctl.key_id,
+                    ctl_now(), src, ak_buf, name, salt,
                     disabled ? "disabled" : "enabled", expires_buf, NULL);
 
     key_print_secret(ak_buf, "copy", salt, r);
@@ -1694,7 +1715,7 @@ key_ip(int argc, char **argv)
         key_store_name(store, ak);
 
         args = ctl_alloc((canon.n + 6) * sizeof(char *));
-        args[0] = CTL_META;
+        args[0] = APIAUTH_STORE_META;
         args[1] = store;
         args[2] = ctl.key_id;
         args[3] = ctl_now();

@@ -63,7 +63,7 @@ ctl_master_check(void)
 
     ctl_master_load();
 
-    r = ctl_redis_cmd("HGET %s master_key_id", CTL_META);
+    r = ctl_redis_cmd("HGET %s master_key_id", APIAUTH_STORE_META);
 
     if (r->type != REDIS_REPLY_STRING) {
         ctl_fail_reply(r, CTL_EXIT_RUNTIME, "the key store at %s is not "

@@ -33,9 +33,13 @@ static void ctl_redis_password(ctl_redis_addr_t *a);
 static void ctl_redis_check(redisReply *r, const char *what);
 
 
-/* the number is written once, in apiauth_key.h: the scripts get it here */
+/*
+ * the bound and the change feed's name are written once, in apiauth_key.h
+ * and apiauth_store.h: the scripts get them here
+ */
 const char  ctl_lua_bounds[] =
-    "local APIAUTH_IPS_MAX = " CTL_XSTR(APIAUTH_IPS_MAX) "\n";
+    "local APIAUTH_IPS_MAX = " CTL_XSTR(APIAUTH_IPS_MAX) "\n"
+    "local APIAUTH_CHANGES = '" APIAUTH_STORE_CHANGES "'\n";
 
 
 #define ctl_url_fail(url)                                                    \

@@ -47,6 +47,6 @@ local function changed(op, aks)
   if #aks > 0 then
     msg = msg .. ' ' .. table.concat(aks, ' ')
   end
-  redis.call('PUBLISH', '{apiauth}:changes', msg)
+  redis.call('PUBLISH', APIAUTH_CHANGES, msg)
 end
 
