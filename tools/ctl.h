@@ -130,6 +130,7 @@ void json_int(long long v);
 void json_bool(int v);
 void json_null(void);
 void json_end(void);
+void json_discard(void);
 void json_escape(FILE *f, const char *s, size_t len);
 
 /* output.c */

@@ -2,8 +2,11 @@
 /*
  * Copyright (C) ngx_http_apiauth_module authors
  *
- * A streaming JSON writer to stdout: one document per run, so that a list
- * of a million keys never sits in memory.
+ * A streaming JSON writer: one document per run, so that a list of a
+ * million keys never sits in memory.  The document goes to a temporary
+ * file and reaches stdout whole at json_end(): a failure half-way through
+ * discards it and prints its own error document instead, so that a script
+ * always reads exactly one document.
  */
 
 
@@ -18,11 +21,13 @@
 
 
 static void json_sep(void);
+static FILE *json_out(void);
 
 
-static int  json_depth;
-static int  json_after_key;
-static int  json_first[JSON_DEPTH];
+static int    json_depth;
+static int    json_after_key;
+static int    json_first[JSON_DEPTH];
+static FILE  *json_doc;              /* the document being written */
 
 
 /*
@@ -83,7 +88,7 @@ json_sep(void)
 
     if (json_depth > 0) {
         if (!json_first[json_depth]) {
-            fputc(',', stdout);
+            fputc(',', json_out());
         }
 
         json_first[json_depth] = 0;
@@ -95,7 +100,7 @@ void
 json_begin_object(void)
 {
     json_sep();
-    fputc('{', stdout);
+    fputc('{', json_out());
     json_first[++json_depth] = 1;
 }
 
@@ -103,7 +108,7 @@ json_begin_object(void)
 void
 json_end_object(void)
 {
-    fputc('}', stdout);
+    fputc('}', json_out());
     json_depth--;
 }
 
@@ -112,7 +117,7 @@ void
 json_begin_array(void)
 {
     json_sep();
-    fputc('[', stdout);
+    fputc('[', json_out());
     json_first[++json_depth] = 1;
 }
 
@@ -120,7 +125,7 @@ json_begin_array(void)
 void
 json_end_array(void)
 {
-    fputc(']', stdout);
+    fputc(']', json_out());
     json_depth--;
 }
 
@@ -129,8 +134,8 @@ void
 json_key(const char *key)
 {
     json_sep();
-    json_escape(stdout, key, strlen(key));
-    fputc(':', stdout);
+    json_escape(json_out(), key, strlen(key));
+    fputc(':', json_out());
     json_after_key = 1;
 }
 
@@ -151,7 +156,7 @@ void
 json_strn(const char *s, size_t len)
 {
     json_sep();
-    json_escape(stdout, s, len);
+    json_escape(json_out(), s, len);
 }
 
 
@@ -159,7 +164,7 @@ void
 json_int(long long v)
 {
     json_sep();
-    printf("%lld", v);
+    fprintf(json_out(), "%lld", v);
 }
 
 
@@ -167,7 +172,7 @@ void
 json_bool(int v)
 {
     json_sep();
-    fputs(v ? "true" : "false", stdout);
+    fputs(v ? "true" : "false", json_out());
 }
 
 
@@ -175,12 +180,65 @@ void
 json_null(void)
 {
     json_sep();
-    fputs("null", stdout);
+    fputs("null", json_out());
 }
 
+
+/* the whole document, to stdout */
 
 void
 json_end(void)
 {
-    fputc('\n', stdout);
+    int    c;
+    FILE  *doc;
+
+    doc = json_out();
+    fputc('\n', doc);
+
+    if (doc != stdout) {
+        rewind(doc);
+
+        while ((c = getc(doc)) != EOF) {
+            putchar(c);
+        }
+
+        fclose(doc);
+    }
+
+    fflush(stdout);
+    json_doc = NULL;
+    json_depth = 0;
+    json_after_key = 0;
+}
+
+
+/* a failure's: what was written of the document goes */
+
+void
+json_discard(void)
+{
+    if (json_doc && json_doc != stdout) {
+        fclose(json_doc);
+    }
+
+    json_doc = NULL;
+    json_depth = 0;
+    json_after_key = 0;
+}
+
+
+/* stdout only where no temporary file can be had */
+
+static FILE *
+json_out(void)
+{
+    if (json_doc == NULL) {
+        json_doc = tmpfile();
+
+        if (json_doc == NULL) {
+            json_doc = stdout;
+        }
+    }
+
+    return json_doc;
 }

@@ -37,6 +37,7 @@ ctl_fail_exit(int code, const char *msg)
 
     if (ctl.json) {
         /* one document per run: scripts read this one instead */
+        json_discard();
         printf("{\"error\":");
         json_escape(stdout, msg, strlen(msg));
         printf("}\n");
