@@ -44,7 +44,8 @@ TOOL_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -I$(MOD) \
 ifeq ($(SAN),1)
 TOOL_CFLAGS := $(filter-out -O2 -D_FORTIFY_SOURCE=2,$(TOOL_CFLAGS)) -O1
 endif
-TOOL_LIBS   = -lhiredis -lcrypto -lsqlite3 $(SAN_FLAGS)
+TOOL_LIBS   = -lhiredis -lcrypto $(SAN_FLAGS)
+UNIT_LIBS   = -lcrypto $(SAN_FLAGS)
 TOOL_SRCS  := $(wildcard tools/*.c)
 TOOL_HDRS  := $(wildcard tools/*.h)
 LUA_SRCS   := $(sort $(wildcard tools/scripts/*.lua))
@@ -113,7 +114,7 @@ unit: deps $(UNIT_BINS)
 $(BUILD)/unit/%: t/unit/%.c t/unit/tap.h t/unit/json_reader.h \
                  $(SHARED_SRCS) $(SHARED_HDRS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(TOOL_CFLAGS) -It/unit -o $@ $< $(SHARED_SRCS) $(TOOL_LIBS)
+	$(CC) $(TOOL_CFLAGS) -It/unit -o $@ $< $(SHARED_SRCS) $(UNIT_LIBS)
 
 # The suite finds its binaries through APIAUTH_BUILD.
 test: all

@@ -160,8 +160,11 @@ int do_config(int argc, char **argv);
 long long ctl_config_get(const char *name, long long dflt);
 
 /* doctor.c */
-int do_init(int argc, char **argv);
 int do_doctor(int argc, char **argv);
+int ctl_doctor_run(int quiet);
+
+/* init.c */
+int do_init(int argc, char **argv);
 
 /* redis.c: the module's bounds, as Lua, before the prelude */
 extern const char  ctl_lua_bounds[];

@@ -2,13 +2,11 @@
 /*
  * Copyright (C) ngx_http_apiauth_module authors
  *
- * apiauth-ctl init and doctor: the master key and a Redis that keeps data.
+ * apiauth-ctl doctor: a Redis that keeps data, the master key id, and
+ * records nginx reads.
  */
 
 
-#include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,23 +27,12 @@
 static void doctor_report(const char *check, int status, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 static char *doctor_config_get(const char *name);
-static int doctor_run(int quiet);
 static void doctor_records(void);
-static void init_write_master(const char *path);
 
 
 static int  doctor_worst;
 static int  doctor_quiet;
 
-
-static const char  init_help[] =
-    "usage: apiauth-ctl init [--master-key FILE] [--use-existing] [--json]\n"
-    "\n"
-    "Creates the master key file (mode 0600; an existing file is never\n"
-    "overwritten) and records its id in the key store, then runs the\n"
-    "doctor's checks.  With --use-existing, records the id of an existing\n"
-    "master key file instead, e.g. to set up a new Redis for the same "
-    "nginx\nnodes.\n";
 
 static const char  doctor_help[] =
     "usage: apiauth-ctl doctor [--json]\n"
@@ -131,8 +118,10 @@ doctor_config_get(const char *name)
 }
 
 
-static int
-doctor_run(int quiet)
+/* quiet: init's, which shows only what needs fixing */
+
+int
+ctl_doctor_run(int quiet)
 {
     int          major;
     char        *v, *p;
@@ -385,7 +374,7 @@ do_doctor(int argc, char **argv)
         json_begin_array();
     }
 
-    worst = doctor_run(0);
+    worst = ctl_doctor_run(0);
 
     if (ctl.json) {
         json_end_array();
@@ -396,158 +385,4 @@ do_doctor(int argc, char **argv)
     }
 
     return worst == DOCTOR_FAIL ? CTL_EXIT_RUNTIME : CTL_EXIT_OK;
-}
-
-
-static void
-init_write_master(const char *path)
-{
-    int            fd;
-    char          *copy, *dir;
-    unsigned char  master[APIAUTH_MASTER_KEY_LEN];
-    unsigned char  text[APIAUTH_MASTER_HEX_LEN + 1];
-
-    /* a missing /etc/apiauth is made, for root only */
-
-    copy = ctl_strdup(path);
-    dir = dirname(copy);
-
-    if (access(dir, F_OK) != 0 && mkdir(dir, 0700) != 0) {
-        ctl_fail(CTL_EXIT_RUNTIME, "cannot create directory \"%s\": %s",
-                 dir, strerror(errno));
-    }
-
-    free(copy);
-
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd == -1) {
-        ctl_fail(CTL_EXIT_RUNTIME, "cannot create master key \"%s\": %s",
-                 path, strerror(errno));
-    }
-
-    ctl_random(master, sizeof(master));
-    apiauth_hex(text, master, sizeof(master));
-    text[APIAUTH_MASTER_HEX_LEN] = '\n';
-
-    if (write(fd, text, sizeof(text)) != (ssize_t) sizeof(text)
-        || fsync(fd) != 0)
-    {
-        close(fd);
-        unlink(path);
-        ctl_fail(CTL_EXIT_RUNTIME, "cannot write master key \"%s\": %s",
-                 path, strerror(errno));
-    }
-
-    close(fd);
-    memset(master, 0, sizeof(master));
-    memset(text, 0, sizeof(text));
-}
-
-
-int
-do_init(int argc, char **argv)
-{
-    int          opt, existing, created;
-    char         max_keys[16], max_ips[16];
-    struct stat  st;
-    redisReply  *r;
-
-    static const struct option  options[] = {
-        { "master-key", required_argument, NULL, 'm' },
-        { "use-existing", no_argument, NULL, 'E' },
-        { "json", no_argument, NULL, 'J' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-
-    existing = 0;
-    optind = 0;
-
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        switch (opt) {
-        case 'm': ctl.master_path = optarg; break;
-        case 'E': existing = 1; break;
-        default: ctl_common_opt(opt, argv, init_help);
-        }
-    }
-
-    if (optind != argc) {
-        ctl_fail(CTL_EXIT_USAGE, "\"init\" takes no arguments");
-    }
-
-    if (!existing && stat(ctl.master_path, &st) == 0) {
-        ctl_fail(CTL_EXIT_USAGE, "master key \"%s\" exists; refusing to "
-                 "overwrite it (--use-existing records its id instead)",
-                 ctl.master_path);
-    }
-
-    ctl_redis_connect();
-
-    if (existing) {
-        ctl_master_load();
-
-    } else {
-        r = ctl_redis_cmd("HGET %s master_key_id", APIAUTH_STORE_META);
-
-        if (r->type == REDIS_REPLY_STRING) {
-            ctl_fail_reply(r, CTL_EXIT_RUNTIME, "the key store at %s is "
-                           "initialised already, with master key id %s; use "
-                           "that key's file (--master-key)", ctl.addr, r->str);
-        }
-
-        freeReplyObject(r);
-
-        init_write_master(ctl.master_path);
-        ctl_master_load();
-    }
-
-    snprintf(max_keys, sizeof(max_keys), "%d", CTL_DEFAULT_MAX_KEYS);
-    snprintf(max_ips, sizeof(max_ips), "%d", CTL_DEFAULT_MAX_IPS);
-
-    r = redisCommand(ctl.rc, "EVAL %s%s%s 1 %s %s %s %s %s", ctl_lua_bounds,
-                     ctl_lua_prelude, ctl_lua_init, APIAUTH_STORE_META,
-                     ctl.key_id, ctl_now(), max_keys, max_ips);
-
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        /* nothing half-done: the file we made goes with the failure */
-        if (!existing) {
-            unlink(ctl.master_path);
-        }
-
-        if (r == NULL) {
-            ctl_fail(CTL_EXIT_RUNTIME, "lost the connection to Redis at "
-                     "%s: %s", ctl.addr, ctl.rc->errstr);
-        }
-
-        ctl_script_fail(r);
-    }
-
-    created = (strcmp(r->str, "OK") == 0);
-    freeReplyObject(r);
-
-    doctor_run(1);
-
-    if (ctl.json) {
-        json_begin_object();
-        json_key("master_key");
-        json_str(ctl.master_path);
-        json_key("master_key_id");
-        json_str(ctl.key_id);
-        json_key("redis");
-        json_str(ctl.addr);
-        json_key("initialised");
-        json_bool(created);
-        json_end_object();
-        json_end();
-
-    } else if (created) {
-        printf("initialised the key store at %s with master key \"%s\" "
-               "(id %s)\n", ctl.addr, ctl.master_path, ctl.key_id);
-
-    } else {
-        printf("the key store at %s was initialised already with master "
-               "key id %s\n", ctl.addr, ctl.key_id);
-    }
-
-    return CTL_EXIT_OK;
 }
