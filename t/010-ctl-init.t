@@ -84,6 +84,21 @@ like($r->{err}, qr/initialised already, with master key id $id/,
     'it names the id in use');
 ok(!-e "$mk.new", 'no new master key file is left behind');
 
+# nor when the store refuses the change itself: a user that may read, not
+# run scripts, on a database not initialised yet
+$t->redis('ACL', 'SETUSER', 'reader', 'on', '>reader-pw', '~*', '+hget',
+    '+ping', '+info', '+select', '+auth', '+config|get');
+{
+    (my $url = $t->redis_url) =~ s{//}{//reader@};
+    $url =~ s{/0$}{/3};
+    local $t->{ctl_env_extra} = { APIAUTH_REDIS => $url,
+        APIAUTH_REDIS_PASSWORD => 'reader-pw' };
+    $r = $t->ctl('--master-key', "$mk.refused", 'init');
+}
+is($r->{rc}, 1, 'init where the store refuses the script: exit 1');
+like($r->{err}, qr/NOPERM|refused/, 'saying what Redis said');
+ok(!-e "$mk.refused", 'and the master key file it made is gone');
+
 # the key id is checked inside the change too (the script), not only before
 $t->redis('HSET', '{apiauth}:meta', 'master_key_id', '0000000000000000');
 $r = $t->ctl('key', 'create', '--name', 'x');

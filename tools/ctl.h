@@ -45,6 +45,9 @@ typedef struct {
     const char     *master_path;
     int             json;
 
+    /* a file this run made, removed if the run fails before it is done */
+    const char     *made_file;
+
     redisContext   *rc;
     char            addr[512];        /* for messages, no password */
 
@@ -109,8 +112,10 @@ void ctl_secret(const ctl_key_t *k, char *out);
 
 /* redis.c */
 void ctl_redis_connect(void);
-redisReply *ctl_redis_argv(int argc, const char **argv);
 redisReply *ctl_redis_cmd(const char *fmt, ...);
+redisReply *ctl_redis_reply(const char *fmt, ...);
+void ctl_redis_append(const char *fmt, ...);
+redisReply *ctl_redis_next(void);
 redisReply *ctl_script(const char *body, int nkeys, int argc,
     const char **argv);
 redisReply *ctl_scriptl(const char *body, int nkeys, ...)

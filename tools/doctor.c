@@ -97,12 +97,7 @@ doctor_config_get(const char *name)
     char        *v;
     redisReply  *r;
 
-    r = redisCommand(ctl.rc, "CONFIG GET %s", name);
-
-    if (r == NULL) {
-        ctl_fail(CTL_EXIT_RUNTIME, "lost the connection to Redis at %s: %s",
-                 ctl.addr, ctl.rc->errstr);
-    }
+    r = ctl_redis_reply("CONFIG GET %s", name);
 
     v = NULL;
 
@@ -289,14 +284,11 @@ doctor_records(void)
         for (i = 0; i < page->elements; i++) {
             snprintf(name, sizeof(name), APIAUTH_STORE_KEY_PREFIX "%s",
                      page->element[i]->str);
-            redisAppendCommand(ctl.rc, "HGETALL %s", name);
+            ctl_redis_append("HGETALL %s", name);
         }
 
         for (i = 0; i < page->elements; i++) {
-            if (redisGetReply(ctl.rc, (void **) &r) != REDIS_OK) {
-                ctl_fail(CTL_EXIT_RUNTIME, "lost the connection to Redis "
-                         "at %s: %s", ctl.addr, ctl.rc->errstr);
-            }
+            r = ctl_redis_next();
 
             if (r->type == REDIS_REPLY_ARRAY && r->elements) {
                 ctl_key_from_reply(&k, page->element[i]->str, r);

@@ -137,23 +137,18 @@ do_init(int argc, char **argv)
     snprintf(max_keys, sizeof(max_keys), "%d", CTL_DEFAULT_MAX_KEYS);
     snprintf(max_ips, sizeof(max_ips), "%d", CTL_DEFAULT_MAX_IPS);
 
-    r = redisCommand(ctl.rc, "EVAL %s%s%s 1 %s %s %s %s %s", ctl_lua_bounds,
-                     ctl_lua_prelude, ctl_lua_init, APIAUTH_STORE_META,
-                     ctl.key_id, ctl_now(), max_keys, max_ips);
+    /* nothing half-done: the file we made goes with any failure */
+    ctl.made_file = existing ? NULL : ctl.master_path;
 
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        /* nothing half-done: the file we made goes with the failure */
-        if (!existing) {
-            unlink(ctl.master_path);
-        }
+    r = ctl_redis_reply("EVAL %s%s%s 1 %s %s %s %s %s", ctl_lua_bounds,
+                        ctl_lua_prelude, ctl_lua_init, APIAUTH_STORE_META,
+                        ctl.key_id, ctl_now(), max_keys, max_ips);
 
-        if (r == NULL) {
-            ctl_fail(CTL_EXIT_RUNTIME, "lost the connection to Redis at "
-                     "%s: %s", ctl.addr, ctl.rc->errstr);
-        }
-
+    if (r->type == REDIS_REPLY_ERROR) {
         ctl_script_fail(r);
     }
+
+    ctl.made_file = NULL;
 
     created = (strcmp(r->str, "OK") == 0);
     freeReplyObject(r);

@@ -894,18 +894,16 @@ key_create(int argc, char **argv)
         ctl_gen_salt(salt);
         key_store_name(store, ak_buf);
 
-        r = redisCommand(ctl.rc, "EXISTS %s", store);
+        r = ctl_redis_cmd("EXISTS %s", store);
 
-        if (ak == NULL && tries < 5 && r && r->type == REDIS_REPLY_INTEGER
+        if (ak == NULL && tries < 5 && r->type == REDIS_REPLY_INTEGER
             && r->integer == 1)
         {
             freeReplyObject(r);
             continue;
         }
 
-        if (r) {
-            freeReplyObject(r);
-        }
+        freeReplyObject(r);
 
         break;
     }
@@ -1000,7 +998,7 @@ key_list(int argc, char **argv)
 
         for (i = 0; i < page->elements; i++) {
             key_store_name(name, page->element[i]->str);
-            redisAppendCommand(ctl.rc, "HGETALL %s", name);
+            ctl_redis_append("HGETALL %s", name);
         }
 
         if (!ctl.json) {
@@ -1009,10 +1007,7 @@ key_list(int argc, char **argv)
         }
 
         for (i = 0; i < page->elements; i++) {
-            if (redisGetReply(ctl.rc, (void **) &r) != REDIS_OK) {
-                ctl_fail(CTL_EXIT_RUNTIME, "lost the connection to Redis "
-                         "at %s: %s", ctl.addr, ctl.rc->errstr);
-            }
+            r = ctl_redis_next();
 
             /* deleted between the two reads */
 

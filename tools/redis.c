@@ -289,29 +289,13 @@ ctl_redis_check(redisReply *r, const char *what)
 }
 
 
-/* any error reply is a runtime failure; scripts use ctl_script() */
-
-redisReply *
-ctl_redis_argv(int argc, const char **argv)
-{
-    int          i;
-    size_t       lens[64];
-    redisReply  *r;
-
-    if (argc > 64) {
-        ctl_fail(CTL_EXIT_RUNTIME, "internal error: too many arguments");
-    }
-
-    for (i = 0; i < argc; i++) {
-        lens[i] = strlen(argv[i]);
-    }
-
-    r = redisCommandArgv(ctl.rc, argc, argv, lens);
-    ctl_redis_check(r, argv[0]);
-
-    return r;
-}
-
+/*
+ * The ways the tool talks to Redis, all of them here: a lost connection
+ * always ends the run.  ctl_redis_cmd(): any error reply is a runtime
+ * failure too; ctl_redis_reply(): the caller reads error replies itself;
+ * ctl_redis_append() and ctl_redis_next(): a pipeline; ctl_script(): the
+ * changes.
+ */
 
 redisReply *
 ctl_redis_cmd(const char *fmt, ...)
@@ -324,6 +308,59 @@ ctl_redis_cmd(const char *fmt, ...)
     va_end(ap);
 
     ctl_redis_check(r, fmt);
+
+    return r;
+}
+
+
+redisReply *
+ctl_redis_reply(const char *fmt, ...)
+{
+    va_list      ap;
+    redisReply  *r;
+
+    va_start(ap, fmt);
+    r = redisvCommand(ctl.rc, fmt, ap);
+    va_end(ap);
+
+    if (r == NULL) {
+        ctl_redis_check(r, fmt);
+    }
+
+    return r;
+}
+
+
+void
+ctl_redis_append(const char *fmt, ...)
+{
+    int      rc;
+    va_list  ap;
+
+    va_start(ap, fmt);
+    rc = redisvAppendCommand(ctl.rc, fmt, ap);
+    va_end(ap);
+
+    if (rc != REDIS_OK) {
+        ctl_fail(CTL_EXIT_RUNTIME, "out of memory");
+    }
+}
+
+
+/* the next reply of a pipeline, error replies included */
+
+redisReply *
+ctl_redis_next(void)
+{
+    redisReply  *r;
+
+    if (redisGetReply(ctl.rc, (void **) &r) != REDIS_OK) {
+        r = NULL;
+    }
+
+    if (r == NULL) {
+        ctl_redis_check(r, "a pipelined command");
+    }
 
     return r;
 }

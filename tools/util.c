@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/rand.h>
 
@@ -30,6 +31,10 @@ static void ctl_fail_exit(int code, const char *msg)
 static void
 ctl_fail_exit(int code, const char *msg)
 {
+    if (ctl.made_file) {
+        unlink(ctl.made_file);
+    }
+
     char  text[CTL_ESCAPED_SIZE(2048)];
 
     ctl_escape(text, msg, strlen(msg));
