@@ -32,7 +32,8 @@ endif
 MOD        := ngx_http_apiauth_module
 MOD_DIR    := $(CURDIR)/$(MOD)
 MOD_SRCS   := $(wildcard $(MOD)/*.c $(MOD)/*.h) $(MOD)/config
-SHARED_SRCS := $(MOD)/apiauth_crypto.c $(MOD)/apiauth_secret.c \
+SHARED_SRCS := $(MOD)/apiauth_crypto.c $(MOD)/apiauth_hash.c \
+               $(MOD)/apiauth_secret.c \
                $(MOD)/apiauth_key.c \
                $(MOD)/apiauth_ip.c $(MOD)/apiauth_scope.c \
                $(MOD)/apiauth_sign.c $(MOD)/apiauth_store.c

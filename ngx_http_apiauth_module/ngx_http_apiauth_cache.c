@@ -183,61 +183,6 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 }
 
 
-/* SipHash-2-4 (Aumasson, Bernstein): a keyed hash, fast on short keys */
-
-#define ngx_http_apiauth_rotl(x, b)                                          \
-    (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
-
-#define ngx_http_apiauth_sipround(v0, v1, v2, v3)                            \
-    v0 += v1; v1 = ngx_http_apiauth_rotl(v1, 13); v1 ^= v0;                  \
-    v0 = ngx_http_apiauth_rotl(v0, 32);                                      \
-    v2 += v3; v3 = ngx_http_apiauth_rotl(v3, 16); v3 ^= v2;                  \
-    v0 += v3; v3 = ngx_http_apiauth_rotl(v3, 21); v3 ^= v0;                  \
-    v2 += v1; v1 = ngx_http_apiauth_rotl(v1, 17); v1 ^= v2;                  \
-    v2 = ngx_http_apiauth_rotl(v2, 32)
-
-
-uint64_t
-ngx_http_apiauth_siphash(const uint64_t key[2], const u_char *p, size_t len)
-{
-    size_t    i, n;
-    uint64_t  v0, v1, v2, v3, m, b;
-
-    v0 = key[0] ^ 0x736f6d6570736575ULL;
-    v1 = key[1] ^ 0x646f72616e646f6dULL;
-    v2 = key[0] ^ 0x6c7967656e657261ULL;
-    v3 = key[1] ^ 0x7465646279746573ULL;
-
-    b = (uint64_t) len << 56;
-    n = len & ~(size_t) 7;
-
-    for (i = 0; i < n; i += 8) {
-        ngx_memcpy(&m, p + i, 8);
-        v3 ^= m;
-        ngx_http_apiauth_sipround(v0, v1, v2, v3);
-        ngx_http_apiauth_sipround(v0, v1, v2, v3);
-        v0 ^= m;
-    }
-
-    for (i = 0; i < (len & 7); i++) {
-        b |= (uint64_t) p[n + i] << (8 * i);
-    }
-
-    v3 ^= b;
-    ngx_http_apiauth_sipround(v0, v1, v2, v3);
-    ngx_http_apiauth_sipround(v0, v1, v2, v3);
-    v0 ^= b;
-
-    v2 ^= 0xff;
-    ngx_http_apiauth_sipround(v0, v1, v2, v3);
-    ngx_http_apiauth_sipround(v0, v1, v2, v3);
-    ngx_http_apiauth_sipround(v0, v1, v2, v3);
-    ngx_http_apiauth_sipround(v0, v1, v2, v3);
-
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
-
 static ngx_http_apiauth_cache_node_t *
 ngx_http_apiauth_cache_find(ngx_http_apiauth_cache_t *cache, ngx_str_t *ak,
     uint64_t hash)
@@ -275,7 +220,7 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_shmtx_lock(&cache->shpool->mutex);
 
     cn = ngx_http_apiauth_cache_find(cache, ak,
-                                     ngx_http_apiauth_siphash(cache->sh->seed,
+                                     apiauth_siphash(cache->sh->seed,
                                                               ak->data,
                                                               ak->len));
 
@@ -356,7 +301,7 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    hash = ngx_http_apiauth_siphash(cache->sh->seed, ak->data, ak->len);
+    hash = apiauth_siphash(cache->sh->seed, ak->data, ak->len);
 
     cn = ngx_http_apiauth_cache_find(cache, ak, hash);
     warned = 0;
@@ -490,7 +435,7 @@ ngx_http_apiauth_cache_warn(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_shmtx_lock(&cache->shpool->mutex);
 
     cn = ngx_http_apiauth_cache_find(cache, ak,
-                                     ngx_http_apiauth_siphash(cache->sh->seed,
+                                     apiauth_siphash(cache->sh->seed,
                                                               ak->data,
                                                               ak->len));
 

@@ -245,32 +245,6 @@ static ngx_str_t  ngx_http_apiauth_cred_vars[NGX_HTTP_APIAUTH_CRED_VARS] = {
 };
 
 
-/*
- * an internal redirect zeroes the module context; the state is then found
- * again in its pool cleanup, as realip finds its address
- */
-
-ngx_http_apiauth_ctx_t *
-ngx_http_apiauth_get_ctx(ngx_http_request_t *r)
-{
-    ngx_pool_cleanup_t      *cln;
-    ngx_http_apiauth_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_apiauth_module);
-
-    if (ctx == NULL && (r->internal || r->filter_finalize)) {
-        for (cln = r->pool->cleanup; cln; cln = cln->next) {
-            if (cln->handler == ngx_http_apiauth_ctx_cleanup) {
-                ctx = cln->data;
-                break;
-            }
-        }
-    }
-
-    return ctx;
-}
-
-
 /* a zone of ours, refused where its name is taken */
 
 ngx_shm_zone_t *
@@ -294,27 +268,6 @@ ngx_http_apiauth_shm_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
     shm_zone->data = data;
 
     return shm_zone;
-}
-
-
-/* a request that ends while parked leaves its lookup behind; its key goes */
-
-void
-ngx_http_apiauth_ctx_cleanup(void *data)
-{
-    ngx_http_apiauth_ctx_t  *ctx = data;
-
-    if (ctx->lookup) {
-        ngx_http_apiauth_lookup_detach(ctx);
-    }
-
-    /*
-     * the key's secret does not outlive the request in freed pool memory:
-     * its bytes, its HMAC key, and a token's copy of the secret
-     */
-    ngx_explicit_memzero(ctx->key.secret, sizeof(ctx->key.secret));
-    ngx_explicit_memzero(&ctx->key.hmac, sizeof(ctx->key.hmac));
-    ngx_explicit_memzero(ctx->token, sizeof(ctx->token));
 }
 
 

@@ -16,6 +16,7 @@
 #include <hiredis/async.h>
 
 #include "apiauth_secret.h"
+#include "apiauth_hash.h"
 #include "apiauth_key.h"
 #include "apiauth_ip.h"
 #include "apiauth_scope.h"
@@ -192,12 +193,15 @@ extern ngx_http_apiauth_reason_t       ngx_http_apiauth_reasons[];
 
 
 /* ngx_http_apiauth_module.c */
-ngx_http_apiauth_ctx_t *ngx_http_apiauth_get_ctx(ngx_http_request_t *r);
 ngx_shm_zone_t *ngx_http_apiauth_shm_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size, void *tag, ngx_shm_zone_init_pt init, void *data);
-void ngx_http_apiauth_ctx_cleanup(void *data);
 
-/* ngx_http_apiauth_handler.c */
+/*
+ * ngx_http_apiauth_handler.c, where the request's state is made, found
+ * and cleaned up
+ */
+ngx_http_apiauth_ctx_t *ngx_http_apiauth_get_ctx(ngx_http_request_t *r);
+void ngx_http_apiauth_ctx_cleanup(void *data);
 ngx_int_t ngx_http_apiauth_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_apiauth_admitted(ngx_http_request_t *r);
 void ngx_http_apiauth_wake(ngx_http_apiauth_ctx_t *ctx);
@@ -231,9 +235,6 @@ void ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_log_t *log);
 ngx_uint_t ngx_http_apiauth_cache_warn(ngx_shm_zone_t *zone, ngx_str_t *ak,
     time_t period);
-/* SipHash-2-4 of p with a 128-bit key: for tables nobody can aim at */
-uint64_t ngx_http_apiauth_siphash(const uint64_t key[2], const u_char *p,
-    size_t len);
 ngx_int_t ngx_http_apiauth_key_copy(ngx_pool_t *pool,
     ngx_http_apiauth_key_t *dst, ngx_http_apiauth_key_t *src);
 

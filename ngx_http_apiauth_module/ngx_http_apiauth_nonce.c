@@ -294,11 +294,11 @@ ngx_http_apiauth_nonce_hash(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     /* the seed is set when the zone is made: read without the lock */
 
-    id->hash[0] = ngx_http_apiauth_siphash(&nonces->sh->seed[0], msg,
+    id->hash[0] = apiauth_siphash(&nonces->sh->seed[0], msg,
                                            ak->len + 1 + nonce->len);
-    id->hash[1] = ngx_http_apiauth_siphash(&nonces->sh->seed[2], msg,
+    id->hash[1] = apiauth_siphash(&nonces->sh->seed[2], msg,
                                            ak->len + 1 + nonce->len);
-    id->key = (uint32_t) ngx_http_apiauth_siphash(&nonces->sh->seed[4],
+    id->key = (uint32_t) apiauth_siphash(&nonces->sh->seed[4],
                                                   ak->data, ak->len);
 
     /* the table's size is set when the zone is made: no lock needed */
