@@ -40,6 +40,8 @@ static ngx_uint_t ngx_http_apiauth_ip_allowed(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_apiauth_in_scope(ngx_http_request_t *r,
     ngx_str_t *list, ngx_http_complex_value_t *cv);
 static ngx_int_t ngx_http_apiauth_park(ngx_http_request_t *r);
+static void ngx_http_apiauth_looked_up(ngx_http_apiauth_waiter_t *w,
+    ngx_uint_t result, ngx_http_apiauth_key_t *key);
 static void ngx_http_apiauth_resume(ngx_http_request_t *r);
 
 
@@ -138,9 +140,7 @@ ngx_http_apiauth_ctx_cleanup(void *data)
 {
     ngx_http_apiauth_ctx_t  *ctx = data;
 
-    if (ctx->lookup) {
-        ngx_http_apiauth_lookup_detach(ctx);
-    }
+    ngx_http_apiauth_lookup_cancel(&ctx->waiter);
 
     /*
      * the key's secret does not outlive the request in freed pool memory:
@@ -181,9 +181,7 @@ ngx_http_apiauth_ctx(ngx_http_request_t *r, ngx_http_apiauth_loc_conf_t *alcf)
     } else if (!(ctx->state == NGX_HTTP_APIAUTH_STATE_DONE
                  && (ctx->cred_type & alcf->mode)))
     {
-        if (ctx->lookup) {
-            ngx_http_apiauth_lookup_detach(ctx);
-        }
+        ngx_http_apiauth_lookup_cancel(&ctx->waiter);
 
         ngx_memzero(ctx, sizeof(ngx_http_apiauth_ctx_t));
         ctx->request = r;
@@ -274,7 +272,11 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ngx_http_apiauth_lookup(ctx) == NGX_AGAIN) {
+    ctx->waiter.handler = ngx_http_apiauth_looked_up;
+    ctx->waiter.data = ctx;
+
+    if (ngx_http_apiauth_lookup(&ctx->access_key, &ctx->waiter) == NGX_AGAIN)
+    {
         ctx->state = NGX_HTTP_APIAUTH_STATE_WAITING;
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -284,7 +286,7 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
         rc = ngx_http_apiauth_park(r);
 
         if (rc != NGX_AGAIN) {
-            ngx_http_apiauth_lookup_detach(ctx);
+            ngx_http_apiauth_lookup_cancel(&ctx->waiter);
             ctx->state = NGX_HTTP_APIAUTH_STATE_NEW;
         }
 
@@ -613,11 +615,32 @@ ngx_http_apiauth_park(ngx_http_request_t *r)
 }
 
 
-/* called by a lookup: the request goes on from the event loop, not here */
+/*
+ * the lookup's answer: the key copied into the request's pool (the
+ * lookup's copy goes when this returns); the request goes on from the
+ * event loop, not from inside Redis's callback
+ */
 
-void
-ngx_http_apiauth_wake(ngx_http_apiauth_ctx_t *ctx)
+static void
+ngx_http_apiauth_looked_up(ngx_http_apiauth_waiter_t *w, ngx_uint_t result,
+    ngx_http_apiauth_key_t *key)
 {
+    ngx_http_apiauth_ctx_t  *ctx;
+
+    ctx = w->data;
+    ctx->lookup_result = result;
+
+    if (key) {
+        if (ngx_http_apiauth_key_copy(ctx->request->pool, &ctx->key, key)
+            == NGX_OK)
+        {
+            ctx->have_key = 1;
+
+        } else {
+            ctx->lookup_result = NGX_HTTP_APIAUTH_KEY_UNAVAILABLE;
+        }
+    }
+
     ctx->state = NGX_HTTP_APIAUTH_STATE_LOOKED_UP;
 
     ngx_post_event(ctx->request->connection->write, &ngx_posted_events);

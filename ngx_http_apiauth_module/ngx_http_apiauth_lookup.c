@@ -6,6 +6,8 @@
  * consistent snapshot of the key.  Concurrent misses for one accessKey in a
  * worker wait on one lookup.  A lookup outlives the requests that wait on
  * it, so it lives on the heap; a request that ends first leaves the queue.
+ * An answer reaches each waiter through its handler: the lookup knows
+ * nothing of requests.
  */
 
 
@@ -20,13 +22,13 @@
 #define NGX_HTTP_APIAUTH_FIELDS  32
 
 
-struct ngx_http_apiauth_lookup_s {
+typedef struct {
     ngx_str_node_t                  sn;         /* the accessKey */
     ngx_queue_t                     waiters;
     ngx_http_apiauth_redis_cmd_t    cmd;
     u_char                          name[sizeof(APIAUTH_STORE_KEY_PREFIX)
                                          + APIAUTH_ACCESS_KEY_MAX];
-};
+} ngx_http_apiauth_lookup_t;
 
 
 static void ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
@@ -65,18 +67,17 @@ ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,
  */
 
 ngx_int_t
-ngx_http_apiauth_lookup(ngx_http_apiauth_ctx_t *ctx)
+ngx_http_apiauth_lookup(ngx_str_t *ak, ngx_http_apiauth_waiter_t *w)
 {
     uint32_t                    hash;
     const char                 *argv[2];
     size_t                      argvlen[2];
     ngx_http_apiauth_lookup_t  *lk;
 
-    hash = ngx_crc32_short(ctx->access_key.data, ctx->access_key.len);
+    hash = ngx_crc32_short(ak->data, ak->len);
 
     lk = (ngx_http_apiauth_lookup_t *)
-             ngx_str_rbtree_lookup(&ngx_http_apiauth_lookups,
-                                   &ctx->access_key, hash);
+             ngx_str_rbtree_lookup(&ngx_http_apiauth_lookups, ak, hash);
 
     if (lk == NULL) {
         lk = ngx_alloc(sizeof(ngx_http_apiauth_lookup_t),
@@ -88,11 +89,10 @@ ngx_http_apiauth_lookup(ngx_http_apiauth_ctx_t *ctx)
         ngx_memzero(lk, sizeof(ngx_http_apiauth_lookup_t));
 
         lk->sn.node.key = hash;
-        lk->sn.str.len = ctx->access_key.len;
+        lk->sn.str.len = ak->len;
         lk->sn.str.data = ngx_cpymem(lk->name, APIAUTH_STORE_KEY_PREFIX,
                                      sizeof(APIAUTH_STORE_KEY_PREFIX) - 1);
-        ngx_memcpy(lk->sn.str.data, ctx->access_key.data,
-                   ctx->access_key.len);
+        ngx_memcpy(lk->sn.str.data, ak->data, ak->len);
 
         ngx_queue_init(&lk->waiters);
 
@@ -117,18 +117,20 @@ ngx_http_apiauth_lookup(ngx_http_apiauth_ctx_t *ctx)
                        "apiauth lookup: HGETALL of \"%V\" sent", &lk->sn.str);
     }
 
-    ngx_queue_insert_tail(&lk->waiters, &ctx->waiter);
-    ctx->lookup = lk;
+    ngx_queue_insert_tail(&lk->waiters, &w->queue);
+    w->waiting = 1;
 
     return NGX_AGAIN;
 }
 
 
 void
-ngx_http_apiauth_lookup_detach(ngx_http_apiauth_ctx_t *ctx)
+ngx_http_apiauth_lookup_cancel(ngx_http_apiauth_waiter_t *w)
 {
-    ngx_queue_remove(&ctx->waiter);
-    ctx->lookup = NULL;
+    if (w->waiting) {
+        ngx_queue_remove(&w->queue);
+        w->waiting = 0;
+    }
 }
 
 
@@ -139,7 +141,7 @@ ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
     ngx_uint_t                      result;
     ngx_queue_t                    *q;
     ngx_http_apiauth_key_t          key;
-    ngx_http_apiauth_ctx_t         *ctx;
+    ngx_http_apiauth_waiter_t      *w;
     ngx_http_apiauth_lookup_t      *lk;
     ngx_http_apiauth_main_conf_t   *amcf;
 
@@ -181,23 +183,11 @@ ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
         q = ngx_queue_head(&lk->waiters);
         ngx_queue_remove(q);
 
-        ctx = ngx_queue_data(q, ngx_http_apiauth_ctx_t, waiter);
-        ctx->lookup = NULL;
-        ctx->lookup_result = result;
+        w = ngx_queue_data(q, ngx_http_apiauth_waiter_t, queue);
+        w->waiting = 0;
 
-        if (result == NGX_HTTP_APIAUTH_KEY_FOUND) {
-            if (ngx_http_apiauth_key_copy(ctx->request->pool, &ctx->key,
-                                          &key)
-                == NGX_OK)
-            {
-                ctx->have_key = 1;
-
-            } else {
-                ctx->lookup_result = NGX_HTTP_APIAUTH_KEY_UNAVAILABLE;
-            }
-        }
-
-        ngx_http_apiauth_wake(ctx);
+        w->handler(w, result, result == NGX_HTTP_APIAUTH_KEY_FOUND ? &key
+                                                                   : NULL);
     }
 
     ngx_explicit_memzero(key.secret, sizeof(key.secret));

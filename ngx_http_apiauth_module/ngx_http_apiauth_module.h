@@ -142,7 +142,22 @@ typedef struct {
 } ngx_http_apiauth_nonce_id_t;
 
 
-typedef struct ngx_http_apiauth_lookup_s  ngx_http_apiauth_lookup_t;
+typedef struct ngx_http_apiauth_waiter_s  ngx_http_apiauth_waiter_t;
+
+/*
+ * a lookup's answer: result is NGX_HTTP_APIAUTH_KEY_FOUND (key, valid
+ * until the handler returns), _UNKNOWN or _UNAVAILABLE (key NULL)
+ */
+typedef void (*ngx_http_apiauth_lookup_pt)(ngx_http_apiauth_waiter_t *w,
+    ngx_uint_t result, ngx_http_apiauth_key_t *key);
+
+/* one who waits for a lookup: the lookup calls its handler, nothing else */
+struct ngx_http_apiauth_waiter_s {
+    ngx_queue_t                  queue;         /* the lookup's */
+    ngx_http_apiauth_lookup_pt   handler;
+    void                        *data;
+    unsigned                     waiting:1;
+};
 
 
 /*
@@ -176,8 +191,7 @@ typedef struct {
     ngx_http_apiauth_key_t      key;
 
     /* parked on a lookup */
-    ngx_http_apiauth_lookup_t  *lookup;
-    ngx_queue_t                 waiter;
+    ngx_http_apiauth_waiter_t   waiter;
 
     /* the refusal page: set per location, read by the filters */
     unsigned                    refused:1;
@@ -204,7 +218,6 @@ ngx_http_apiauth_ctx_t *ngx_http_apiauth_get_ctx(ngx_http_request_t *r);
 void ngx_http_apiauth_ctx_cleanup(void *data);
 ngx_int_t ngx_http_apiauth_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_apiauth_admitted(ngx_http_request_t *r);
-void ngx_http_apiauth_wake(ngx_http_apiauth_ctx_t *ctx);
 
 /* ngx_http_apiauth_credentials.c */
 ngx_uint_t ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
@@ -254,8 +267,9 @@ ngx_int_t ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
 /* ngx_http_apiauth_lookup.c */
 ngx_int_t ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_main_conf_t *amcf);
-ngx_int_t ngx_http_apiauth_lookup(ngx_http_apiauth_ctx_t *ctx);
-void ngx_http_apiauth_lookup_detach(ngx_http_apiauth_ctx_t *ctx);
+/* NGX_AGAIN: w waits for the answer; NGX_DECLINED: Redis cannot be asked */
+ngx_int_t ngx_http_apiauth_lookup(ngx_str_t *ak, ngx_http_apiauth_waiter_t *w);
+void ngx_http_apiauth_lookup_cancel(ngx_http_apiauth_waiter_t *w);
 
 /* ngx_http_apiauth_redis.c */
 typedef struct ngx_http_apiauth_redis_cmd_s  ngx_http_apiauth_redis_cmd_t;
