@@ -54,6 +54,38 @@ ngx_http_apiauth_filter_init(ngx_conf_t *cf)
 }
 
 
+/*
+ * the precontent phase is reached by admitted requests only: where satisfy
+ * any let another module admit a request we refused, our page must not
+ * replace a later 401 or 403 of the location's own
+ */
+
+ngx_int_t
+ngx_http_apiauth_admitted(ngx_http_request_t *r)
+{
+    ngx_http_apiauth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_apiauth_module);
+
+    if (ctx) {
+        ngx_http_apiauth_filter_refused(ctx, 0);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the handler's verdict in this location: the page to send, or none */
+
+void
+ngx_http_apiauth_filter_refused(ngx_http_apiauth_ctx_t *ctx,
+    ngx_uint_t refused)
+{
+    ctx->refused = refused;
+    ctx->body_sent = 0;
+}
+
+
 /* the module context, not the pool cleanup: a redirect ends the refusal */
 
 static ngx_http_apiauth_ctx_t *

@@ -33,6 +33,8 @@ static ngx_uint_t ngx_http_apiauth_replay(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_hash_nonce(ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_main_conf_t *amcf);
+static ngx_uint_t ngx_http_apiauth_in_window(ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_uint_t ngx_http_apiauth_judge(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_uint_t ngx_http_apiauth_ip_allowed(ngx_http_request_t *r,
@@ -197,7 +199,6 @@ static ngx_int_t
 ngx_http_apiauth_credentials(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf)
 {
-    time_t                         now;
     ngx_int_t                      rc;
     ngx_uint_t                     reason;
     ngx_http_apiauth_main_conf_t  *amcf;
@@ -216,16 +217,9 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
 
     /* a stale signature needs no lookup */
 
-    if (reason == NGX_HTTP_APIAUTH_OK
-        && ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE)
+    if (reason == NGX_HTTP_APIAUTH_OK && !ngx_http_apiauth_in_window(ctx, alcf))
     {
-        now = ngx_time();
-
-        if (ctx->date_value < now - alcf->clock_skew
-            || ctx->date_value > now + alcf->clock_skew)
-        {
-            reason = NGX_HTTP_APIAUTH_CLOCK_SKEW;
-        }
+        reason = NGX_HTTP_APIAUTH_CLOCK_SKEW;
     }
 
     if (reason != NGX_HTTP_APIAUTH_OK) {
@@ -339,7 +333,7 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
                    &ngx_http_apiauth_reasons[ctx->reason].code);
 
     if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
-        ctx->refused = 0;
+        ngx_http_apiauth_filter_refused(ctx, 0);
         return NGX_OK;
     }
 
@@ -378,8 +372,7 @@ ngx_http_apiauth_refuse(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
                                             ngx_http_apiauth_www_authenticate;
     }
 
-    ctx->refused = 1;
-    ctx->body_sent = 0;
+    ngx_http_apiauth_filter_refused(ctx, 1);
 
     return status;
 }
@@ -467,24 +460,39 @@ ngx_http_apiauth_hash_nonce(ngx_http_apiauth_ctx_t *ctx,
 
 
 /*
- * after the credentials hold: nothing here tells a stranger about a key;
- * a signature's date must also be within this location's window
+ * a signature's date within this location's window, wherever the request
+ * is judged: before its key is looked up, and in each location a redirect
+ * takes it to (the windows may differ); a token has no date
  */
+
+static ngx_uint_t
+ngx_http_apiauth_in_window(ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_loc_conf_t *alcf)
+{
+    time_t  now;
+
+    if (ctx->cred_type != NGX_HTTP_APIAUTH_SIGNATURE) {
+        return 1;
+    }
+
+    now = ngx_time();
+
+    return ctx->date_value >= now - alcf->clock_skew
+           && ctx->date_value <= now + alcf->clock_skew;
+}
+
+
+/* after the credentials hold: nothing here tells a stranger about a key */
 
 static ngx_uint_t
 ngx_http_apiauth_judge(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_loc_conf_t *alcf)
 {
-    time_t                   now;
     ngx_http_apiauth_key_t  *key;
 
     key = &ctx->key;
-    now = ngx_time();
 
-    if (ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE
-        && (ctx->date_value < now - alcf->clock_skew
-            || ctx->date_value > now + alcf->clock_skew))
-    {
+    if (!ngx_http_apiauth_in_window(ctx, alcf)) {
         return NGX_HTTP_APIAUTH_CLOCK_SKEW;
     }
 
@@ -492,7 +500,7 @@ ngx_http_apiauth_judge(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
         return NGX_HTTP_APIAUTH_DISABLED_KEY;
     }
 
-    if (key->expires && key->expires <= now) {
+    if (key->expires && key->expires <= ngx_time()) {
         return NGX_HTTP_APIAUTH_EXPIRED_KEY;
     }
 
@@ -570,27 +578,6 @@ ngx_http_apiauth_in_scope(ngx_http_request_t *r, ngx_str_t *list,
     }
 
     return apiauth_scope_match(list->data, list->len, name.data, name.len);
-}
-
-
-/*
- * the precontent phase is reached by admitted requests only: where satisfy
- * any let another module admit a request we refused, our page must not
- * replace a later 401 or 403 of the location's own
- */
-
-ngx_int_t
-ngx_http_apiauth_admitted(ngx_http_request_t *r)
-{
-    ngx_http_apiauth_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_apiauth_module);
-
-    if (ctx) {
-        ctx->refused = 0;
-    }
-
-    return NGX_DECLINED;
 }
 
 

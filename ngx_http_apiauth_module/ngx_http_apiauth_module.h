@@ -217,7 +217,6 @@ ngx_shm_zone_t *ngx_http_apiauth_shm_add(ngx_conf_t *cf, ngx_str_t *name,
 ngx_http_apiauth_ctx_t *ngx_http_apiauth_get_ctx(ngx_http_request_t *r);
 void ngx_http_apiauth_ctx_cleanup(void *data);
 ngx_int_t ngx_http_apiauth_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_apiauth_admitted(ngx_http_request_t *r);
 
 /* ngx_http_apiauth_credentials.c */
 ngx_uint_t ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
@@ -232,8 +231,11 @@ void ngx_http_apiauth_credentials_decoy(ngx_http_request_t *r,
 ngx_int_t ngx_http_apiauth_credentials_hide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx);
 
-/* ngx_http_apiauth_filter.c */
+/* ngx_http_apiauth_filter.c: the refusal page and its state */
 ngx_int_t ngx_http_apiauth_filter_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_apiauth_admitted(ngx_http_request_t *r);
+void ngx_http_apiauth_filter_refused(ngx_http_apiauth_ctx_t *ctx,
+    ngx_uint_t refused);
 
 /*
  * ngx_http_apiauth_cache.c; ngx_http_apiauth_cache_get() returns NGX_OK (a
