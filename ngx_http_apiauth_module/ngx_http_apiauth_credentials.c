@@ -41,7 +41,7 @@ static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
     ngx_table_elt_t *h, u_char *p, size_t len);
 static ngx_uint_t ngx_http_apiauth_authority(ngx_http_request_t *r);
 static void ngx_http_apiauth_trim(ngx_str_t *v);
-static apiauth_header_t *ngx_http_apiauth_many_headers(ngx_http_request_t *r,
+static apiauth_header_t *ngx_http_apiauth_headers(ngx_http_request_t *r,
     ngx_uint_t nheaders);
 
 
@@ -49,23 +49,6 @@ static apiauth_header_t *ngx_http_apiauth_many_headers(ngx_http_request_t *r,
 #define ngx_http_apiauth_is(h, lit)                                          \
     (ngx_memcmp((h)->lowcase_key, lit, sizeof(lit) - 1) == 0)
 
-
-#define NGX_HTTP_APIAUTH_CREQ_SIZE   16384
-#define NGX_HTTP_APIAUTH_PATH_SIZE   4096
-#define NGX_HTTP_APIAUTH_HEADERS     128
-
-
-/*
- * room for the signed query's sort, its normalised parameters and the
- * canonical request, without an allocation per request: workers are one
- * thread, and verifying does not wait
- */
-static apiauth_param_t  ngx_http_apiauth_params[APIAUTH_QUERY_PARAMS_MAX];
-static u_char           ngx_http_apiauth_creq[NGX_HTTP_APIAUTH_CREQ_SIZE];
-static u_char           ngx_http_apiauth_path[NGX_HTTP_APIAUTH_PATH_SIZE];
-
-/* the headers of the request being parsed, as the signature code takes them */
-static apiauth_header_t  ngx_http_apiauth_headers[NGX_HTTP_APIAUTH_HEADERS];
 
 /* the key an unknown accessKey is verified with: drawn by each worker */
 static ngx_http_apiauth_key_t  ngx_http_apiauth_decoy;
@@ -198,8 +181,8 @@ ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
     ngx_table_elt_t          *auth;
     ngx_http_apiauth_sent_t   sent;
 
-    ngx_http_apiauth_scan(r, &sent, ngx_http_apiauth_headers,
-                          NGX_HTTP_APIAUTH_HEADERS);
+    /* ours, and how many there are: a signature's take them all, later */
+    ngx_http_apiauth_scan(r, &sent, NULL, 0);
 
     auth = sent.authorization;
     sig = 0;
@@ -358,20 +341,11 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
     ctx->date_value = (time_t) date;
     ctx->cred_header = sent->authorization;
 
-    /*
-     * the headers as sent, with nginx's lower-cased names: in the worker's
-     * array until the request waits for a lookup (see credentials_keep()),
-     * in the pool when there are more
-     */
+    /* the headers as sent, with nginx's lower-cased names */
 
-    if (sent->nheaders <= NGX_HTTP_APIAUTH_HEADERS) {
-        hs = ngx_http_apiauth_headers;
-
-    } else {
-        hs = ngx_http_apiauth_many_headers(r, sent->nheaders);
-        if (hs == NULL) {
-            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
-        }
+    hs = ngx_http_apiauth_headers(r, sent->nheaders);
+    if (hs == NULL) {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
     n = sent->nheaders;
@@ -444,10 +418,10 @@ ngx_http_apiauth_authority(ngx_http_request_t *r)
 }
 
 
-/* more headers than the worker's array holds: all of them, in the pool */
+/* every header, in the request's pool */
 
 static apiauth_header_t *
-ngx_http_apiauth_many_headers(ngx_http_request_t *r, ngx_uint_t nheaders)
+ngx_http_apiauth_headers(ngx_http_request_t *r, ngx_uint_t nheaders)
 {
     apiauth_header_t         *hs;
     ngx_http_apiauth_sent_t   again;
@@ -464,41 +438,13 @@ ngx_http_apiauth_many_headers(ngx_http_request_t *r, ngx_uint_t nheaders)
 }
 
 
-/*
- * a request about to wait for a lookup takes its headers out of the
- * worker's array, which the next request's parsing reuses
- */
-
-ngx_int_t
-ngx_http_apiauth_credentials_keep(ngx_http_request_t *r,
-    ngx_http_apiauth_ctx_t *ctx)
-{
-    apiauth_header_t  *hs;
-
-    if (ctx->headers != ngx_http_apiauth_headers) {
-        return NGX_OK;
-    }
-
-    hs = ngx_palloc(r->pool, ctx->nheaders * sizeof(apiauth_header_t));
-    if (hs == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(hs, ngx_http_apiauth_headers,
-               ctx->nheaders * sizeof(apiauth_header_t));
-
-    ctx->headers = hs;
-
-    return NGX_OK;
-}
-
-
 ngx_uint_t
 ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_key_t *key)
 {
     int                 rc;
     u_char             *q;
+    size_t              n, i;
     u_char              mac[APIAUTH_SHA256_LEN];
     apiauth_request_t   req;
     apiauth_scratch_t   scratch;
@@ -528,35 +474,35 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     req.signed_headers = ctx->auth.signed_headers;
     req.signed_headers_len = ctx->auth.signed_headers_len;
 
-    if (ngx_max(req.path_len, req.query_len) < sizeof(ngx_http_apiauth_path))
-    {
-        scratch.buf = ngx_http_apiauth_path;
+    /*
+     * the scratch space, sized for this request, in its pool: a query's
+     * parts (at most as many as the sort takes; more are refused), the
+     * normalised path or query, and the canonical request
+     */
 
-    } else {
-        scratch.buf = ngx_pnalloc(r->pool,
-                                  ngx_max(req.path_len, req.query_len) + 1);
-        if (scratch.buf == NULL) {
-            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
-        }
+    n = 1;
+
+    for (i = 0; i < req.query_len; i++) {
+        n += (req.query[i] == '&');
     }
 
-    /* a canonical request longer than this one is allocated by sign_keyed */
+    scratch.params = ngx_palloc(r->pool,
+                                ngx_min(n, APIAUTH_QUERY_PARAMS_MAX)
+                                * sizeof(apiauth_param_t));
+    scratch.buf = ngx_pnalloc(r->pool,
+                              ngx_max(req.path_len, req.query_len) + 1);
+    scratch.creq_cap = apiauth_canonical_request_bound(&req);
+    scratch.creq = ngx_pnalloc(r->pool, scratch.creq_cap);
 
-    scratch.params = ngx_http_apiauth_params;
-    scratch.creq = ngx_http_apiauth_creq;
-    scratch.creq_cap = sizeof(ngx_http_apiauth_creq);
+    if (scratch.params == NULL || scratch.buf == NULL || scratch.creq == NULL)
+    {
+        return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+    }
 
     rc = apiauth_sign_keyed(&req, &scratch, ctx->date.data, ctx->date.len,
                             ctx->nonce.data, ctx->nonce.len, &key->hmac, mac);
 
-    /*
-     * the headers may be in the worker's array, which the next request
-     * overwrites: nothing reads them after this
-     */
-    ctx->headers = NULL;
-    ctx->nheaders = 0;
-
-    /* more query parameters than we sort */
+    /* more query parameters than the sort takes */
 
     if (rc != 0) {
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;

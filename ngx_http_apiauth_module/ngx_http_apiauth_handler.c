@@ -262,10 +262,6 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
 
     /* not cached: ask Redis and wait, while the worker serves others */
 
-    if (ngx_http_apiauth_credentials_keep(r, ctx) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
     ctx->waiter.handler = ngx_http_apiauth_looked_up;
     ctx->waiter.data = ctx;
 

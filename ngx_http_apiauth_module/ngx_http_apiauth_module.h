@@ -221,8 +221,6 @@ ngx_int_t ngx_http_apiauth_handler(ngx_http_request_t *r);
 /* ngx_http_apiauth_credentials.c */
 ngx_uint_t ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_uint_t mode);
-ngx_int_t ngx_http_apiauth_credentials_keep(ngx_http_request_t *r,
-    ngx_http_apiauth_ctx_t *ctx);
 ngx_uint_t ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_key_t *key);
 ngx_int_t ngx_http_apiauth_credentials_init(ngx_cycle_t *cycle);
