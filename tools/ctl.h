@@ -147,6 +147,7 @@ char *ctl_escape_dup(const char *s, size_t len);
 ctl_table_t *ctl_table_new(int ncols, ...);
 void ctl_table_row(ctl_table_t *t, ...);
 void ctl_table_print(ctl_table_t *t);
+size_t ctl_table_rows(ctl_table_t *t);
 void ctl_table_free(ctl_table_t *t);
 
 /* key.c */
@@ -158,7 +159,17 @@ void ctl_key_json(const ctl_key_t *k, int reveal);
 void ctl_list_json(const char *list, int split_all);
 
 /* interface.c */
+typedef struct {
+    const char     *name;
+    const char     *app;              /* "" when none */
+    const char     *url;
+    long long       created;
+} ctl_interface_t;
+
+typedef void (*ctl_interface_pt)(const ctl_interface_t *itf, void *data);
+
 int do_interface(int argc, char **argv);
+void ctl_interfaces_each(ctl_interface_pt handler, void *data);
 
 /* config.c */
 int do_config(int argc, char **argv);

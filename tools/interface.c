@@ -23,6 +23,7 @@
 static void interface_usage(void);
 static const char *interface_name(const char *s);
 static int interface_add(int argc, char **argv);
+static void interface_row(const ctl_interface_t *itf, void *data);
 static int interface_list(int argc, char **argv);
 static int interface_remove(int argc, char **argv);
 
@@ -182,15 +183,82 @@ interface_add(int argc, char **argv)
 }
 
 
+/* the catalog's one reader: every interface, in name order */
+
+void
+ctl_interfaces_each(ctl_interface_pt handler, void *data)
+{
+    char             store[IF_STORE_LEN];
+    size_t           i, j;
+    const char      *f;
+    redisReply      *names, *r;
+    ctl_interface_t  itf;
+
+    names = ctl_redis_cmd("ZRANGEBYLEX %s - +", APIAUTH_STORE_IFS);
+
+    for (i = 0; i < names->elements; i++) {
+        snprintf(store, sizeof(store), APIAUTH_STORE_IF_PREFIX "%s",
+                 names->element[i]->str);
+        r = ctl_redis_cmd("HGETALL %s", store);
+
+        itf.name = names->element[i]->str;
+        itf.url = "";
+        itf.app = "";
+        itf.created = 0;
+
+        for (j = 0; j + 1 < r->elements; j += 2) {
+            f = r->element[j]->str;
+
+            if (strcmp(f, "url") == 0) {
+                itf.url = r->element[j + 1]->str;
+
+            } else if (strcmp(f, "app") == 0) {
+                itf.app = r->element[j + 1]->str;
+
+            } else if (strcmp(f, "created") == 0) {
+                itf.created = atoll(r->element[j + 1]->str);
+            }
+        }
+
+        handler(&itf, data);
+        freeReplyObject(r);
+    }
+
+    freeReplyObject(names);
+}
+
+
+static void
+interface_row(const ctl_interface_t *itf, void *data)
+{
+    char          created[32];
+    ctl_table_t  *t = data;
+
+    ctl_format_time(itf->created, created, sizeof(created));
+
+    if (ctl.json) {
+        json_begin_object();
+        json_key("name");
+        json_str(itf->name);
+        json_key("app");
+        json_str(itf->app);
+        json_key("url");
+        json_str(itf->url);
+        json_key("created");
+        json_str(created);
+        json_end_object();
+
+    } else {
+        ctl_table_row(t, itf->name, itf->app[0] ? itf->app : "-", itf->url,
+                      created);
+    }
+}
+
+
 static int
 interface_list(int argc, char **argv)
 {
     int           opt;
-    char          store[IF_STORE_LEN], created[32];
-    size_t        i, j;
-    const char   *url, *app;
-    long long     ctime;
-    redisReply   *names, *r;
     ctl_table_t  *t;
 
     while ((opt = getopt_long(argc, argv, ":h", interface_plain_options,
@@ -208,8 +276,6 @@ interface_list(int argc, char **argv)
     ctl_redis_connect();
     ctl_master_check();
 
-    names = ctl_redis_cmd("ZRANGEBYLEX %s - +", APIAUTH_STORE_IFS);
-
     if (ctl.json) {
         json_begin_object();
         json_key("interfaces");
@@ -218,55 +284,14 @@ interface_list(int argc, char **argv)
 
     t = ctl_table_new(4, "NAME", "APP", "CALL URL", "CREATED");
 
-    for (i = 0; i < names->elements; i++) {
-        snprintf(store, sizeof(store), APIAUTH_STORE_IF_PREFIX "%s",
-                 names->element[i]->str);
-        r = ctl_redis_cmd("HGETALL %s", store);
-
-        url = "";
-        app = "";
-        ctime = 0;
-
-        for (j = 0; j + 1 < r->elements; j += 2) {
-            if (strcmp(r->element[j]->str, "url") == 0) {
-                url = r->element[j + 1]->str;
-
-            } else if (strcmp(r->element[j]->str, "app") == 0) {
-                app = r->element[j + 1]->str;
-
-            } else if (strcmp(r->element[j]->str, "created") == 0) {
-                ctime = atoll(r->element[j + 1]->str);
-            }
-        }
-
-        ctl_format_time(ctime, created, sizeof(created));
-
-        if (ctl.json) {
-            json_begin_object();
-            json_key("name");
-            json_str(names->element[i]->str);
-            json_key("app");
-            json_str(app);
-            json_key("url");
-            json_str(url);
-            json_key("created");
-            json_str(created);
-            json_end_object();
-
-        } else {
-            ctl_table_row(t, names->element[i]->str, app[0] ? app : "-",
-                          url, created);
-        }
-
-        freeReplyObject(r);
-    }
+    ctl_interfaces_each(interface_row, t);
 
     if (ctl.json) {
         json_end_array();
         json_end_object();
         json_end();
 
-    } else if (names->elements == 0) {
+    } else if (ctl_table_rows(t) == 0) {
         printf("no interfaces\n");
 
     } else {
@@ -274,7 +299,6 @@ interface_list(int argc, char **argv)
     }
 
     ctl_table_free(t);
-    freeReplyObject(names);
 
     return CTL_EXIT_OK;
 }

@@ -29,6 +29,13 @@ typedef struct {
 } key_strv_t;
 
 
+/* the call URLs of a key, as the catalog is read */
+typedef struct {
+    const ctl_key_t  *key;
+    ctl_table_t      *table;
+} key_urls_t;
+
+
 static void key_usage(void);
 static int key_args(int argc, char **argv, const char *help, int min,
     int max);
@@ -47,6 +54,7 @@ static void key_mask(const ctl_key_t *k, int reveal, char *out);
 static void key_json_members(const ctl_key_t *k, int reveal);
 static int key_simple(int argc, char **argv, const char *help,
     const char *op, const char *field, const char *value);
+static void key_call_url(const ctl_interface_t *itf, void *data);
 static void key_call_urls(const ctl_key_t *k);
 static void key_done(const char *ak, const char *fmt, const char *arg);
 static redisReply *key_update(const char *ak, const char *op, int nset,
@@ -1098,78 +1106,65 @@ key_list(int argc, char **argv)
 }
 
 
+/* what the module admits: both dimensions of the scope */
+
+static void
+key_call_url(const ctl_interface_t *itf, void *data)
+{
+    key_urls_t  *u = data;
+
+    if (!apiauth_scope_match((unsigned char *) u->key->apps,
+                             strlen(u->key->apps),
+                             (unsigned char *) itf->app, strlen(itf->app))
+        || !apiauth_scope_match((unsigned char *) u->key->interfaces,
+                                strlen(u->key->interfaces),
+                                (unsigned char *) itf->name,
+                                strlen(itf->name)))
+    {
+        return;
+    }
+
+    if (ctl.json) {
+        json_begin_object();
+        json_key("interface");
+        json_str(itf->name);
+        json_key("app");
+        json_str(itf->app);
+        json_key("url");
+        json_str(itf->url);
+        json_end_object();
+
+    } else {
+        ctl_table_row(u->table, itf->name, itf->app[0] ? itf->app : "-",
+                      itf->url);
+    }
+}
+
+
 static void
 key_call_urls(const ctl_key_t *k)
 {
-    size_t        i, j;
-    const char   *url, *app, *name;
-    char          store[sizeof(APIAUTH_STORE_IF_PREFIX)
-                        + APIAUTH_PLAIN_NAME_MAX];
-    redisReply   *names, *r;
-    ctl_table_t  *t;
+    key_urls_t  u;
 
-    names = ctl_redis_cmd("ZRANGEBYLEX %s - +", APIAUTH_STORE_IFS);
+    u.key = k;
+    u.table = ctl_table_new(3, "INTERFACE", "APP", "CALL URL");
 
     if (ctl.json) {
         json_key("call_urls");
         json_begin_array();
     }
 
-    t = ctl_table_new(3, "INTERFACE", "APP", "CALL URL");
-
-    for (i = 0; i < names->elements; i++) {
-        name = names->element[i]->str;
-        snprintf(store, sizeof(store), APIAUTH_STORE_IF_PREFIX "%s", name);
-
-        r = ctl_redis_cmd("HGETALL %s", store);
-        url = "";
-        app = "";
-
-        for (j = 0; j + 1 < r->elements; j += 2) {
-            if (strcmp(r->element[j]->str, "url") == 0) {
-                url = r->element[j + 1]->str;
-
-            } else if (strcmp(r->element[j]->str, "app") == 0) {
-                app = r->element[j + 1]->str;
-            }
-        }
-
-        /* what the module admits: both dimensions of the scope */
-
-        if (apiauth_scope_match((unsigned char *) k->apps, strlen(k->apps),
-                                (unsigned char *) app, strlen(app))
-            && apiauth_scope_match((unsigned char *) k->interfaces,
-                                   strlen(k->interfaces),
-                                   (unsigned char *) name, strlen(name)))
-        {
-            if (ctl.json) {
-                json_begin_object();
-                json_key("interface");
-                json_str(name);
-                json_key("app");
-                json_str(app);
-                json_key("url");
-                json_str(url);
-                json_end_object();
-
-            } else {
-                ctl_table_row(t, name, app[0] ? app : "-", url);
-            }
-        }
-
-        freeReplyObject(r);
-    }
+    ctl_interfaces_each(key_call_url, &u);
 
     if (ctl.json) {
         json_end_array();
 
     } else {
         printf("\ncall urls (interfaces in the catalog this key may call):\n");
-        ctl_table_print(t);
+        ctl_table_print(u.table);
     }
 
-    ctl_table_free(t);
-    freeReplyObject(names);
+    ctl_table_free(u.table);
 }
 
 
@@ -1270,6 +1265,11 @@ key_update(const char *ak, const char *op, int nset, const char **fv,
     int          i, n;
     char         store[KEY_NAME_LEN], count[16];
     const char  *argv[32];
+
+    if (7 + 2 * nset + ndel > (int) (sizeof(argv) / sizeof(argv[0]))) {
+        ctl_fail(CTL_EXIT_RUNTIME, "internal error: %d fields to change",
+                 nset + ndel);
+    }
 
     key_store_name(store, ak);
     snprintf(count, sizeof(count), "%d", nset);

@@ -198,6 +198,15 @@ ctl_table_print(ctl_table_t *t)
 }
 
 
+/* rows, the headings not counted */
+
+size_t
+ctl_table_rows(ctl_table_t *t)
+{
+    return t->nrows - 1;
+}
+
+
 void
 ctl_table_free(ctl_table_t *t)
 {

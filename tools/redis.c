@@ -532,7 +532,13 @@ ctl_scriptl(const char *body, int nkeys, ...)
 
     va_start(ap, nkeys);
 
-    for (n = 0; n < 64; n++) {
+    for (n = 0; ; n++) {
+        if (n == (int) (sizeof(argv) / sizeof(argv[0]))) {
+            va_end(ap);
+            ctl_fail(CTL_EXIT_RUNTIME, "internal error: a script of more "
+                     "than %d arguments", n);
+        }
+
         argv[n] = va_arg(ap, const char *);
         if (argv[n] == NULL) {
             break;
