@@ -18,6 +18,7 @@
 #include <hiredis/hiredis.h>
 
 #include "apiauth_secret.h"
+#include "apiauth_key.h"
 #include "apiauth_store.h"
 
 
@@ -150,13 +151,38 @@ void ctl_table_print(ctl_table_t *t);
 size_t ctl_table_rows(ctl_table_t *t);
 void ctl_table_free(ctl_table_t *t);
 
-/* key.c */
+/* key.c: the key commands */
 int do_key(int argc, char **argv);
+
+/* record.c: a key record, read and shown */
+#define CTL_KEY_STORE_LEN                                                    \
+    (sizeof(APIAUTH_STORE_KEY_PREFIX) + APIAUTH_ACCESS_KEY_MAX)
+#define CTL_KEY_MASK_SHOWN 4
+
+void ctl_key_store_name(char *buf, const char *ak);
 int ctl_key_read(const char *ak, ctl_key_t *k);
 void ctl_key_from_reply(ctl_key_t *k, const char *ak, redisReply *r);
 void ctl_key_free(ctl_key_t *k);
+void ctl_key_mask(const ctl_key_t *k, int reveal, char *out);
 void ctl_key_json(const ctl_key_t *k, int reveal);
+void ctl_key_json_members(const ctl_key_t *k, int reveal);
+void ctl_key_print(const ctl_key_t *k, int reveal);
+void ctl_print_field(const char *label, const char *value);
 void ctl_list_json(const char *list, int split_all);
+size_t ctl_list_count(const char *list);
+
+/* canon.c: what the commands take, in canonical form */
+typedef struct {
+    char          **items;
+    int             n;
+} ctl_strv_t;
+
+const char *ctl_access_key_arg(const char *s);
+void ctl_strv_add(ctl_strv_t *v, const char *s);
+void ctl_strv_free(ctl_strv_t *v, int items);
+char *ctl_scope_canon(const char *what, ctl_strv_t *v);
+char *ctl_ips_canon(ctl_strv_t *v, ctl_strv_t *out);
+long long ctl_expiry_arg(const char *arg, const char *use);
 
 /* interface.c */
 typedef struct {

@@ -17,16 +17,7 @@
 #include "apiauth_scope.h"
 
 
-#define KEY_NAME_LEN                                                         \
-    (sizeof(APIAUTH_STORE_KEY_PREFIX) + APIAUTH_ACCESS_KEY_MAX)
 #define KEY_PAGE       500
-#define KEY_MASK_SHOWN 4
-
-
-typedef struct {
-    char      **items;
-    int         n;
-} key_strv_t;
 
 
 /* the call URLs of a key, as the catalog is read */
@@ -39,19 +30,8 @@ typedef struct {
 static void key_usage(void);
 static int key_args(int argc, char **argv, const char *help, int min,
     int max);
-static const char *key_access_key(const char *s);
-static void key_store_name(char *buf, const char *ak);
-static void key_strv_add(key_strv_t *v, const char *s);
-static void key_strv_free(key_strv_t *v, int items);
-static char *key_scope_canon(const char *what, key_strv_t *v);
-static char *key_ips_canon(key_strv_t *v, key_strv_t *out);
-static void key_print_field(const char *label, const char *value);
-static void key_print_human(const ctl_key_t *k, int reveal);
 static void key_print_secret(const char *ak, const char *op,
     const char *salt, redisReply *r);
-static long long key_expiry(const char *arg, const char *use);
-static void key_mask(const ctl_key_t *k, int reveal, char *out);
-static void key_json_members(const ctl_key_t *k, int reveal);
 static int key_simple(int argc, char **argv, const char *help,
     const char *op, const char *field, const char *value);
 static void key_call_url(const ctl_interface_t *itf, void *data);
@@ -59,7 +39,6 @@ static void key_call_urls(const ctl_key_t *k);
 static void key_done(const char *ak, const char *fmt, const char *arg);
 static redisReply *key_update(const char *ak, const char *op, int nset,
     const char **fv, int ndel, const char **del);
-static size_t key_list_count(const char *list);
 
 static int key_create(int argc, char **argv);
 static int key_list(int argc, char **argv);
@@ -248,495 +227,6 @@ key_args(int argc, char **argv, const char *help, int min, int max)
 }
 
 
-static const char *
-key_access_key(const char *s)
-{
-    if (apiauth_access_key_check((const unsigned char *) s, strlen(s)) != 0) {
-        ctl_fail(CTL_EXIT_USAGE, "invalid accessKey \"%s\": use "
-                 APIAUTH_ACCESS_KEY_RULE, s);
-    }
-
-    return s;
-}
-
-
-static void
-key_store_name(char *buf, const char *ak)
-{
-    snprintf(buf, KEY_NAME_LEN, APIAUTH_STORE_KEY_PREFIX "%s", ak);
-}
-
-
-static void
-key_strv_add(key_strv_t *v, const char *s)
-{
-    char  **items;
-
-    items = realloc(v->items, (v->n + 1) * sizeof(char *));
-    if (items == NULL) {
-        ctl_fail(CTL_EXIT_RUNTIME, "out of memory");
-    }
-
-    v->items = items;
-    v->items[v->n++] = (char *) s;
-}
-
-
-static void
-key_strv_free(key_strv_t *v, int items)
-{
-    int  i;
-
-    if (items) {
-        for (i = 0; i < v->n; i++) {
-            free(v->items[i]);
-        }
-    }
-
-    free(v->items);
-    memset(v, 0, sizeof(key_strv_t));
-}
-
-
-/*
- * "all" alone is every app or interface ("*" in the store); otherwise
- * names, each possibly a comma-separated list, kept in order, without
- * repeats
- */
-
-static char *
-key_scope_canon(const char *what, key_strv_t *v)
-{
-    int          i, names;
-    char        *out, *p, *item, *save, *copy;
-    size_t       len, n;
-
-    if (v->n == 0) {
-        return ctl_strdup(APIAUTH_SCOPE_ALL);
-    }
-
-    len = 0;
-
-    for (i = 0; i < v->n; i++) {
-        len += strlen(v->items[i]) + 1;
-    }
-
-    out = ctl_alloc(len + 1);
-    p = out;
-    names = 0;
-
-    for (i = 0; i < v->n; i++) {
-        copy = ctl_strdup(v->items[i]);
-
-        if (*copy == '\0' || copy[strlen(copy) - 1] == ','
-            || *copy == ',' || strstr(copy, ",,"))
-        {
-            ctl_fail(CTL_EXIT_USAGE, "invalid %s list \"%s\": use all or "
-                     "names separated by commas", what, v->items[i]);
-        }
-
-        for (item = strtok_r(copy, ",", &save); item;
-             item = strtok_r(NULL, ",", &save))
-        {
-            n = strlen(item);
-
-            if (strcmp(item, "all") == 0) {
-                if (v->n > 1 || strcmp(v->items[i], "all") != 0) {
-                    ctl_fail(CTL_EXIT_USAGE, "\"all\" %s cannot be mixed "
-                             "with names", what);
-                }
-
-                free(copy);
-                free(out);
-                return ctl_strdup(APIAUTH_SCOPE_ALL);
-            }
-
-            if (apiauth_plain_name_check((unsigned char *) item, n) != 0) {
-                ctl_fail(CTL_EXIT_USAGE, "invalid %s name \"%s\": use "
-                         APIAUTH_PLAIN_NAME_RULE, what, item);
-            }
-
-            *p = '\0';
-
-            if (apiauth_scope_match((unsigned char *) out, p - out,
-                                    (unsigned char *) item, n))
-            {
-                continue;
-            }
-
-            /* the module reads a longer list as a malformed record */
-
-            if (++names > APIAUTH_SCOPE_NAMES_MAX) {
-                ctl_fail(CTL_EXIT_USAGE, "an %s list holds at most %d "
-                         "names, the module's bound; use all or fewer names",
-                         what, APIAUTH_SCOPE_NAMES_MAX);
-            }
-
-            if (p != out) {
-                *p++ = ',';
-            }
-
-            memcpy(p, item, n);
-            p += n;
-        }
-
-        free(copy);
-    }
-
-    *p = '\0';
-
-    return out;
-}
-
-
-/*
- * every entry is parsed and written back in its canonical form, so that
- * "10.1.2.3/8" and "10.0.0.0/8" are one entry; any invalid entry refuses
- * the whole change
- */
-
-static char *
-key_ips_canon(key_strv_t *v, key_strv_t *out)
-{
-    int                  i, j;
-    char                 buf[APIAUTH_IP_TEXT_MAX], *list, *p;
-    apiauth_ip_entry_t   e;
-
-    list = ctl_alloc(v->n * APIAUTH_IP_TEXT_MAX + 1);
-    p = list;
-
-    for (i = 0; i < v->n; i++) {
-        if (apiauth_ip_parse((unsigned char *) v->items[i],
-                             strlen(v->items[i]), &e)
-            != 0)
-        {
-            ctl_fail(CTL_EXIT_USAGE, "invalid whitelist entry \"%s\": use "
-                     APIAUTH_IP_RULE, v->items[i]);
-        }
-
-        apiauth_ip_format(&e, buf);
-
-        for (j = 0; j < out->n; j++) {
-            if (strcmp(out->items[j], buf) == 0) {
-                break;
-            }
-        }
-
-        if (j < out->n) {
-            continue;
-        }
-
-        key_strv_add(out, ctl_strdup(buf));
-
-        if (p != list) {
-            *p++ = ',';
-        }
-
-        p = stpcpy(p, buf);
-    }
-
-    return list;
-}
-
-
-static size_t
-key_list_count(const char *list)
-{
-    size_t  n;
-
-    if (*list == '\0') {
-        return 0;
-    }
-
-    for (n = 1; *list; list++) {
-        n += (*list == ',');
-    }
-
-    return n;
-}
-
-
-int
-ctl_key_read(const char *ak, ctl_key_t *k)
-{
-    char         name[KEY_NAME_LEN];
-    redisReply  *r;
-
-    key_store_name(name, ak);
-
-    r = ctl_redis_cmd("HGETALL %s", name);
-
-    if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
-        freeReplyObject(r);
-        return -1;
-    }
-
-    ctl_key_from_reply(k, ak, r);
-    freeReplyObject(r);
-
-    return 0;
-}
-
-
-/* a text of the record, copied, or dflt where the field is absent */
-
-static char *
-key_text(const apiauth_text_t *t, const char *dflt)
-{
-    char  *s;
-
-    if (t->data == NULL) {
-        return ctl_strdup(dflt);
-    }
-
-    s = ctl_alloc(t->len + 1);
-    memcpy(s, t->data, t->len);
-
-    return s;
-}
-
-
-/*
- * a record as the module reads it (apiauth_record_parse()), shown whole
- * whatever is wrong with it, and why nginx would refuse it
- */
-
-void
-ctl_key_from_reply(ctl_key_t *k, const char *ak, redisReply *r)
-{
-    size_t            i, n;
-    apiauth_text_t   *fv;
-    apiauth_record_t  rec;
-
-    static apiauth_ip_entry_t  ips[APIAUTH_IPS_MAX];
-
-    memset(k, 0, sizeof(ctl_key_t));
-    k->access_key = ctl_strdup(ak);
-
-    n = r->elements / 2;
-    fv = ctl_alloc(2 * n * sizeof(apiauth_text_t));
-
-    for (i = 0; i < 2 * n; i++) {
-        if (r->element[i]->type == REDIS_REPLY_STRING) {
-            fv[i].data = (const unsigned char *) r->element[i]->str;
-            fv[i].len = r->element[i]->len;
-        }
-    }
-
-    if (apiauth_record_parse(&rec, fv, n, ips, APIAUTH_IPS_MAX, &k->refused)
-        != 0 && k->refused == NULL)
-    {
-        k->refused = "it cannot be read";
-    }
-
-    /* a record is never shown with holes */
-
-    k->name = key_text(&rec.name, "");
-    k->description = key_text(&rec.description, "");
-    k->salt = key_text(&rec.salt, "");
-    k->status = key_text(&rec.status, "disabled");
-    k->apps = key_text(&rec.apps, "");
-    k->interfaces = key_text(&rec.interfaces, "");
-    k->ips = key_text(&rec.ips, "");
-
-    if (rec.created.data) {
-        k->created = atoll((const char *) rec.created.data);
-    }
-
-    if (rec.updated.data) {
-        k->updated = atoll((const char *) rec.updated.data);
-    }
-
-    /* only an absent field means never: what is there and no time expired */
-
-    k->expires = rec.expires_at;
-
-    if (rec.expires_at < 0) {
-        k->expires_text = key_text(&rec.expires, "");
-    }
-
-    free(fv);
-}
-
-
-void
-ctl_key_free(ctl_key_t *k)
-{
-    free(k->access_key);
-    free(k->name);
-    free(k->description);
-    free(k->salt);
-    free(k->status);
-    free(k->apps);
-    free(k->interfaces);
-    free(k->ips);
-    free(k->expires_text);
-}
-
-
-/* the first characters show which secret a client holds, not the secret */
-
-static void
-key_mask(const ctl_key_t *k, int reveal, char *out)
-{
-    ctl_secret(k, out);
-
-    if (!reveal) {
-        memset(out + KEY_MASK_SHOWN, '*', 12);
-        out[KEY_MASK_SHOWN + 12] = '\0';
-    }
-}
-
-
-/* a scope or whitelist as JSON: "all" or a list */
-
-void
-ctl_list_json(const char *list, int split_all)
-{
-    const char  *p, *comma;
-
-    if (split_all && strcmp(list, APIAUTH_SCOPE_ALL) == 0) {
-        json_str("all");
-        return;
-    }
-
-    json_begin_array();
-
-    for (p = list; *p; p = comma + 1) {
-        comma = strchr(p, ',');
-        if (comma == NULL) {
-            json_str(p);
-            break;
-        }
-
-        json_strn(p, comma - p);
-    }
-
-    json_end_array();
-}
-
-
-void
-ctl_key_json(const ctl_key_t *k, int reveal)
-{
-    json_begin_object();
-    key_json_members(k, reveal);
-    json_end_object();
-}
-
-
-static void
-key_json_members(const ctl_key_t *k, int reveal)
-{
-    char  buf[64], secret[APIAUTH_SECRET_LEN + 1];
-
-    key_mask(k, reveal, secret);
-
-    json_key("access_key");
-    json_str(k->access_key);
-    json_key("name");
-    json_str(k->name);
-    json_key("description");
-    json_str(k->description);
-    json_key("access_secret");
-    json_str(secret);
-    json_key("status");
-    json_str(k->status);
-    json_key("created");
-    ctl_format_time(k->created, buf, sizeof(buf));
-    json_str(buf);
-    json_key("updated");
-    ctl_format_time(k->updated, buf, sizeof(buf));
-    json_str(buf);
-    json_key("expires");
-
-    if (k->expires > 0) {
-        ctl_format_time(k->expires, buf, sizeof(buf));
-        json_str(buf);
-
-    } else if (k->expires < 0) {
-        json_str("invalid");
-
-    } else {
-        json_null();
-    }
-
-    json_key("expired");
-    json_bool(k->expires < 0
-              || (k->expires > 0 && k->expires <= (long long) time(NULL)));
-    json_key("apps");
-    ctl_list_json(k->apps, 1);
-    json_key("interfaces");
-    ctl_list_json(k->interfaces, 1);
-    json_key("ip_whitelist");
-    ctl_list_json(k->ips, 0);
-    json_key("nginx_refuses");
-    json_str(k->refused);
-}
-
-
-/* a line of "key show": the value as the store holds it, escaped */
-
-static void
-key_print_field(const char *label, const char *value)
-{
-    char  *text;
-
-    text = ctl_escape_dup(value, strlen(value));
-    printf("%-15s%s\n", label, text);
-    free(text);
-}
-
-
-static void
-key_print_human(const ctl_key_t *k, int reveal)
-{
-    char  buf[64], secret[APIAUTH_SECRET_LEN + 1], *text;
-
-    key_mask(k, reveal, secret);
-
-    key_print_field("access key", k->access_key);
-    key_print_field("name", k->name);
-    key_print_field("description", k->description[0] ? k->description : "-");
-    printf("access secret  %s%s\n", secret,
-           reveal ? "" : "  (--reveal shows it)");
-    key_print_field("status", k->status);
-    ctl_format_time(k->created, buf, sizeof(buf));
-    printf("created        %s\n", buf);
-    ctl_format_time(k->updated, buf, sizeof(buf));
-    printf("updated        %s\n", buf);
-
-    if (k->expires > 0) {
-        ctl_format_time(k->expires, buf, sizeof(buf));
-        printf("expires        %s%s\n", buf,
-               k->expires <= (long long) time(NULL) ? " (expired)" : "");
-
-    } else if (k->expires < 0) {
-        text = ctl_escape_dup(k->expires_text, strlen(k->expires_text));
-        printf("expires        invalid (\"%s\"): treated as expired\n", text);
-        free(text);
-
-    } else {
-        printf("expires        never\n");
-    }
-
-    key_print_field("apps",
-                    apiauth_scope_is_all((unsigned char *) k->apps,
-                                         strlen(k->apps))
-                    ? "all" : k->apps);
-    key_print_field("interfaces",
-                    apiauth_scope_is_all((unsigned char *) k->interfaces,
-                                         strlen(k->interfaces))
-                    ? "all" : k->interfaces);
-    key_print_field("ip whitelist", k->ips[0] ? k->ips : "any address");
-
-    if (k->refused) {
-        printf("nginx          refuses it (store_unavailable): %s\n",
-               k->refused);
-    }
-}
-
-
 /*
  * a change that drew a salt prints the secret of that salt, which its
  * script returns, not of the salt stored when the key is read again: a
@@ -769,7 +259,7 @@ key_print_secret(const char *ak, const char *op, const char *salt,
         json_end();
 
     } else {
-        key_print_human(&k, 1);
+        ctl_key_print(&k, 1);
         printf("\nThe secret is derived from the master key and never "
                "stored; give it to\nthe caller now.\n");
     }
@@ -778,36 +268,16 @@ key_print_secret(const char *ak, const char *op, const char *salt,
 }
 
 
-/* an expiry is after the epoch: 0 and before could read as "never" */
-
-static long long
-key_expiry(const char *arg, const char *use)
-{
-    long long  t;
-
-    if (ctl_parse_time(arg, time(NULL), &t) != 0) {
-        ctl_fail(CTL_EXIT_USAGE, "invalid time \"%s\": use %s", arg, use);
-    }
-
-    if (t <= 0) {
-        ctl_fail(CTL_EXIT_USAGE, "invalid expiry \"%s\": use a time after "
-                 "1970-01-01T00:00:00Z", arg);
-    }
-
-    return t;
-}
-
-
 static int
 key_create(int argc, char **argv)
 {
     int          opt, disabled, tries;
     char         ak_buf[APIAUTH_ACCESS_KEY_MAX + 1], salt[64];
-    char         store[KEY_NAME_LEN], expires_buf[32];
+    char         store[CTL_KEY_STORE_LEN], expires_buf[32];
     char        *apps, *interfaces, *ips;
     long long    expires;
     const char  *name, *ak, *description, *expires_arg;
-    key_strv_t   app_v, if_v, ip_v, canon;
+    ctl_strv_t   app_v, if_v, ip_v, canon;
     redisReply  *r;
 
     static const struct option  options[] = {
@@ -829,19 +299,19 @@ key_create(int argc, char **argv)
     description = "";
     expires_arg = NULL;
     disabled = 0;
-    memset(&app_v, 0, sizeof(key_strv_t));
-    memset(&if_v, 0, sizeof(key_strv_t));
-    memset(&ip_v, 0, sizeof(key_strv_t));
-    memset(&canon, 0, sizeof(key_strv_t));
+    memset(&app_v, 0, sizeof(ctl_strv_t));
+    memset(&if_v, 0, sizeof(ctl_strv_t));
+    memset(&ip_v, 0, sizeof(ctl_strv_t));
+    memset(&canon, 0, sizeof(ctl_strv_t));
 
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
         case 'n': name = optarg; break;
         case 'k': ak = optarg; break;
         case 'd': description = optarg; break;
-        case 'a': key_strv_add(&app_v, optarg); break;
-        case 'i': key_strv_add(&if_v, optarg); break;
-        case 'I': key_strv_add(&ip_v, optarg); break;
+        case 'a': ctl_strv_add(&app_v, optarg); break;
+        case 'i': ctl_strv_add(&if_v, optarg); break;
+        case 'I': ctl_strv_add(&ip_v, optarg); break;
         case 'e': expires_arg = optarg; break;
         case 'D': disabled = 1; break;
         default: ctl_common_opt(opt, argv, key_create_help);
@@ -871,20 +341,20 @@ key_create(int argc, char **argv)
     }
 
     if (ak) {
-        key_access_key(ak);
+        ctl_access_key_arg(ak);
     }
 
     expires_buf[0] = '\0';
 
     if (expires_arg) {
-        expires = key_expiry(expires_arg, "RFC 3339, unix seconds or a "
+        expires = ctl_expiry_arg(expires_arg, "RFC 3339, unix seconds or a "
                              "duration such as 30d");
         snprintf(expires_buf, sizeof(expires_buf), "%lld", expires);
     }
 
-    apps = key_scope_canon("app", &app_v);
-    interfaces = key_scope_canon("interface", &if_v);
-    ips = key_ips_canon(&ip_v, &canon);
+    apps = ctl_scope_canon("app", &app_v);
+    interfaces = ctl_scope_canon("interface", &if_v);
+    ips = ctl_ips_canon(&ip_v, &canon);
 
     ctl_redis_connect();
     ctl_master_check();
@@ -900,7 +370,7 @@ key_create(int argc, char **argv)
         }
 
         ctl_gen_salt(salt);
-        key_store_name(store, ak_buf);
+        ctl_key_store_name(store, ak_buf);
 
         r = ctl_redis_cmd("EXISTS %s", store);
 
@@ -927,10 +397,10 @@ key_create(int argc, char **argv)
     free(apps);
     free(interfaces);
     free(ips);
-    key_strv_free(&app_v, 0);
-    key_strv_free(&if_v, 0);
-    key_strv_free(&ip_v, 0);
-    key_strv_free(&canon, 1);
+    ctl_strv_free(&app_v, 0);
+    ctl_strv_free(&if_v, 0);
+    ctl_strv_free(&ip_v, 0);
+    ctl_strv_free(&canon, 1);
 
     return CTL_EXIT_OK;
 }
@@ -940,7 +410,7 @@ static int
 key_list(int argc, char **argv)
 {
     int          opt;
-    char         last[APIAUTH_ACCESS_KEY_MAX + 2], name[KEY_NAME_LEN];
+    char         last[APIAUTH_ACCESS_KEY_MAX + 2], name[CTL_KEY_STORE_LEN];
     char         secret[APIAUTH_SECRET_LEN + 1], expires[32], ips[24];
     size_t       i, count, printed;
     ctl_key_t    k;
@@ -1005,7 +475,7 @@ key_list(int argc, char **argv)
         }
 
         for (i = 0; i < page->elements; i++) {
-            key_store_name(name, page->element[i]->str);
+            ctl_key_store_name(name, page->element[i]->str);
             ctl_redis_append("HGETALL %s", name);
         }
 
@@ -1038,7 +508,7 @@ key_list(int argc, char **argv)
                 ctl_key_json(&k, 0);
 
             } else {
-                key_mask(&k, 0, secret);
+                ctl_key_mask(&k, 0, secret);
 
                 if (k.expires > 0) {
                     ctl_format_time(k.expires, expires, sizeof(expires));
@@ -1051,7 +521,7 @@ key_list(int argc, char **argv)
                 }
 
                 if (k.ips[0]) {
-                    snprintf(ips, sizeof(ips), "%zu", key_list_count(k.ips));
+                    snprintf(ips, sizeof(ips), "%zu", ctl_list_count(k.ips));
 
                 } else {
                     strcpy(ips, "any");
@@ -1196,7 +666,7 @@ key_show(int argc, char **argv)
                  "\"apiauth-ctl key show --help\"");
     }
 
-    ak = key_access_key(argv[optind]);
+    ak = ctl_access_key_arg(argv[optind]);
 
     ctl_redis_connect();
     ctl_master_check();
@@ -1207,13 +677,13 @@ key_show(int argc, char **argv)
 
     if (ctl.json) {
         json_begin_object();
-        key_json_members(&k, reveal);
+        ctl_key_json_members(&k, reveal);
         key_call_urls(&k);
         json_end_object();
         json_end();
 
     } else {
-        key_print_human(&k, reveal);
+        ctl_key_print(&k, reveal);
         key_call_urls(&k);
     }
 
@@ -1263,7 +733,7 @@ key_update(const char *ak, const char *op, int nset, const char **fv,
     int ndel, const char **del)
 {
     int          i, n;
-    char         store[KEY_NAME_LEN], count[16];
+    char         store[CTL_KEY_STORE_LEN], count[16];
     const char  *argv[32];
 
     if (7 + 2 * nset + ndel > (int) (sizeof(argv) / sizeof(argv[0]))) {
@@ -1271,7 +741,7 @@ key_update(const char *ak, const char *op, int nset, const char **fv,
                  nset + ndel);
     }
 
-    key_store_name(store, ak);
+    ctl_key_store_name(store, ak);
     snprintf(count, sizeof(count), "%d", nset);
 
     n = 0;
@@ -1305,7 +775,7 @@ key_simple(int argc, char **argv, const char *help, const char *op,
     const char  *ak, *fv[2];
 
     i = key_args(argc, argv, help, value ? 1 : 2, value ? 1 : 2);
-    ak = key_access_key(argv[i]);
+    ak = ctl_access_key_arg(argv[i]);
 
     if (value == NULL) {
         value = argv[i + 1];
@@ -1385,7 +855,7 @@ key_regenerate_secret(int argc, char **argv)
     redisReply  *r;
 
     i = key_args(argc, argv, key_regenerate_secret_help, 1, 1);
-    ak = key_access_key(argv[i]);
+    ak = ctl_access_key_arg(argv[i]);
 
     ctl_redis_connect();
     ctl_master_check();
@@ -1405,13 +875,14 @@ static int
 key_set_access_key(int argc, char **argv)
 {
     int          i;
-    char         salt[64], old_store[KEY_NAME_LEN], new_store[KEY_NAME_LEN];
+    char         salt[64];
+    char         old_store[CTL_KEY_STORE_LEN], new_store[CTL_KEY_STORE_LEN];
     const char  *ak, *new_ak;
     redisReply  *r;
 
     i = key_args(argc, argv, key_set_access_key_help, 2, 2);
-    ak = key_access_key(argv[i]);
-    new_ak = key_access_key(argv[i + 1]);
+    ak = ctl_access_key_arg(argv[i]);
+    new_ak = ctl_access_key_arg(argv[i + 1]);
 
     if (strcmp(ak, new_ak) == 0) {
         ctl_fail(CTL_EXIT_USAGE, "the new accessKey is the old one");
@@ -1421,8 +892,8 @@ key_set_access_key(int argc, char **argv)
     ctl_master_check();
 
     ctl_gen_salt(salt);
-    key_store_name(old_store, ak);
-    key_store_name(new_store, new_ak);
+    ctl_key_store_name(old_store, ak);
+    ctl_key_store_name(new_store, new_ak);
 
     r = ctl_scriptl(ctl_lua_key_rekey, 4, APIAUTH_STORE_META,
                     APIAUTH_STORE_KEYS, old_store, new_store, ctl.key_id,
@@ -1438,17 +909,17 @@ static int
 key_delete(int argc, char **argv)
 {
     int          i;
-    char         store[KEY_NAME_LEN];
+    char         store[CTL_KEY_STORE_LEN];
     const char  *ak;
     redisReply  *r;
 
     i = key_args(argc, argv, key_delete_help, 1, 1);
-    ak = key_access_key(argv[i]);
+    ak = ctl_access_key_arg(argv[i]);
 
     ctl_redis_connect();
     ctl_master_check();
 
-    key_store_name(store, ak);
+    ctl_key_store_name(store, ak);
 
     r = ctl_scriptl(ctl_lua_key_delete, 3, APIAUTH_STORE_META,
                     APIAUTH_STORE_KEYS, store, ctl.key_id, ctl_now(), ak, NULL);
@@ -1465,7 +936,7 @@ key_copy(int argc, char **argv)
 {
     int          opt, disabled;
     char         ak_buf[APIAUTH_ACCESS_KEY_MAX + 1], salt[64];
-    char         src_store[KEY_NAME_LEN], dst_store[KEY_NAME_LEN];
+    char         src_store[CTL_KEY_STORE_LEN], dst_store[CTL_KEY_STORE_LEN];
     char         expires_buf[32];
     long long    expires;
     const char  *src, *ak, *name, *expires_arg;
@@ -1501,7 +972,7 @@ key_copy(int argc, char **argv)
                  "\"apiauth-ctl key copy --help\"");
     }
 
-    src = key_access_key(argv[optind]);
+    src = ctl_access_key_arg(argv[optind]);
 
     if (name == NULL) {
         ctl_fail(CTL_EXIT_USAGE, "\"key copy\" needs --name NAME");
@@ -1513,7 +984,7 @@ key_copy(int argc, char **argv)
     }
 
     if (ak) {
-        key_access_key(ak);
+        ctl_access_key_arg(ak);
         snprintf(ak_buf, sizeof(ak_buf), "%s", ak);
 
     } else {
@@ -1523,7 +994,7 @@ key_copy(int argc, char **argv)
     expires_buf[0] = '\0';
 
     if (expires_arg) {
-        expires = key_expiry(expires_arg, "RFC 3339, unix seconds or a "
+        expires = ctl_expiry_arg(expires_arg, "RFC 3339, unix seconds or a "
                              "duration such as 30d");
         snprintf(expires_buf, sizeof(expires_buf), "%lld", expires);
     }
@@ -1532,8 +1003,8 @@ key_copy(int argc, char **argv)
     ctl_master_check();
 
     ctl_gen_salt(salt);
-    key_store_name(src_store, src);
-    key_store_name(dst_store, ak_buf);
+    ctl_key_store_name(src_store, src);
+    ctl_key_store_name(dst_store, ak_buf);
 
     r = ctl_scriptl(ctl_lua_key_copy, 4, APIAUTH_STORE_META,
                     APIAUTH_STORE_KEYS, src_store, dst_store, ctl.key_id,
@@ -1552,7 +1023,7 @@ key_scope(int argc, char **argv)
     int          opt, n;
     char        *apps, *interfaces;
     const char  *ak, *fv[4];
-    key_strv_t   app_v, if_v;
+    ctl_strv_t   app_v, if_v;
 
     static const struct option  options[] = {
         { "apps", required_argument, NULL, 'a' },
@@ -1562,13 +1033,13 @@ key_scope(int argc, char **argv)
         { NULL, 0, NULL, 0 }
     };
 
-    memset(&app_v, 0, sizeof(key_strv_t));
-    memset(&if_v, 0, sizeof(key_strv_t));
+    memset(&app_v, 0, sizeof(ctl_strv_t));
+    memset(&if_v, 0, sizeof(ctl_strv_t));
 
     while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
         switch (opt) {
-        case 'a': key_strv_add(&app_v, optarg); break;
-        case 'i': key_strv_add(&if_v, optarg); break;
+        case 'a': ctl_strv_add(&app_v, optarg); break;
+        case 'i': ctl_strv_add(&if_v, optarg); break;
         default: ctl_common_opt(opt, argv, key_scope_help);
         }
     }
@@ -1578,7 +1049,7 @@ key_scope(int argc, char **argv)
                  "\"apiauth-ctl key scope --help\"");
     }
 
-    ak = key_access_key(argv[optind]);
+    ak = ctl_access_key_arg(argv[optind]);
 
     if (app_v.n == 0 && if_v.n == 0) {
         ctl_fail(CTL_EXIT_USAGE, "\"key scope\" needs --apps or "
@@ -1590,13 +1061,13 @@ key_scope(int argc, char **argv)
     interfaces = NULL;
 
     if (app_v.n) {
-        apps = key_scope_canon("app", &app_v);
+        apps = ctl_scope_canon("app", &app_v);
         fv[n++] = "apps";
         fv[n++] = apps;
     }
 
     if (if_v.n) {
-        interfaces = key_scope_canon("interface", &if_v);
+        interfaces = ctl_scope_canon("interface", &if_v);
         fv[n++] = "interfaces";
         fv[n++] = interfaces;
     }
@@ -1609,8 +1080,8 @@ key_scope(int argc, char **argv)
 
     free(apps);
     free(interfaces);
-    key_strv_free(&app_v, 0);
-    key_strv_free(&if_v, 0);
+    ctl_strv_free(&app_v, 0);
+    ctl_strv_free(&if_v, 0);
 
     return CTL_EXIT_OK;
 }
@@ -1625,12 +1096,12 @@ key_expire(int argc, char **argv)
     const char  *ak, *fv[2], *del[1];
 
     i = key_args(argc, argv, key_expire_help, 2, 2);
-    ak = key_access_key(argv[i]);
+    ak = ctl_access_key_arg(argv[i]);
 
     t = 0;
 
     if (strcmp(argv[i + 1], "never") != 0) {
-        t = key_expiry(argv[i + 1], "RFC 3339, unix seconds, a duration "
+        t = ctl_expiry_arg(argv[i + 1], "RFC 3339, unix seconds, a duration "
                        "such as 30d, or never");
     }
 
@@ -1659,14 +1130,14 @@ static int
 key_ip(int argc, char **argv)
 {
     int          i, n, action;
-    char         store[KEY_NAME_LEN], *text;
+    char         store[CTL_KEY_STORE_LEN], *text;
     const char  *ak, **args;
     ctl_key_t    k;
-    key_strv_t   in, canon;
+    ctl_strv_t   in, canon;
     redisReply  *r;
 
     i = key_args(argc, argv, key_ip_help, 2, INT_MAX);
-    ak = key_access_key(argv[i]);
+    ak = ctl_access_key_arg(argv[i]);
 
     action = -1;
 
@@ -1694,20 +1165,20 @@ key_ip(int argc, char **argv)
                  action <= 1 ? "one or more entries" : "no entries");
     }
 
-    memset(&in, 0, sizeof(key_strv_t));
-    memset(&canon, 0, sizeof(key_strv_t));
+    memset(&in, 0, sizeof(ctl_strv_t));
+    memset(&canon, 0, sizeof(ctl_strv_t));
 
     for (n = i + 2; n < argc; n++) {
-        key_strv_add(&in, argv[n]);
+        ctl_strv_add(&in, argv[n]);
     }
 
-    free(key_ips_canon(&in, &canon));
+    free(ctl_ips_canon(&in, &canon));
 
     ctl_redis_connect();
     ctl_master_check();
 
     if (action != 3) {
-        key_store_name(store, ak);
+        ctl_key_store_name(store, ak);
 
         args = ctl_alloc((canon.n + 6) * sizeof(char *));
         args[0] = APIAUTH_STORE_META;
@@ -1756,8 +1227,8 @@ key_ip(int argc, char **argv)
     }
 
     ctl_key_free(&k);
-    key_strv_free(&in, 0);
-    key_strv_free(&canon, 1);
+    ctl_strv_free(&in, 0);
+    ctl_strv_free(&canon, 1);
 
     return CTL_EXIT_OK;
 }
