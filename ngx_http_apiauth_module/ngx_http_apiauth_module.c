@@ -37,8 +37,13 @@ static char *ngx_http_apiauth_read_file(ngx_conf_t *cf, ngx_str_t *name,
     u_char *buf, size_t size, ssize_t *n);
 static char *ngx_http_apiauth_master_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+static char *ngx_http_apiauth_zone_param(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *name, ssize_t *size);
+static char *ngx_http_apiauth_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_apiauth_nonce_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_apiauth_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_apiauth_init_process(ngx_cycle_t *cycle);
@@ -82,16 +87,16 @@ static ngx_command_t  ngx_http_apiauth_commands[] = {
 
     { ngx_string("apiauth_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_apiauth_zone,
+      ngx_http_apiauth_cache_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_apiauth_main_conf_t, cache_zone),
+      0,
       NULL },
 
     { ngx_string("apiauth_nonce"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
-      ngx_http_apiauth_zone,
+      ngx_http_apiauth_nonce_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
-      offsetof(ngx_http_apiauth_main_conf_t, nonce_zone),
+      0,
       NULL },
 
     { ngx_string("apiauth"),
@@ -152,7 +157,7 @@ static ngx_http_module_t  ngx_http_apiauth_module_ctx = {
     ngx_http_apiauth_init,                 /* postconfiguration */
 
     ngx_http_apiauth_create_main_conf,     /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_apiauth_init_main_conf,       /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -612,9 +617,6 @@ ngx_http_apiauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    ngx_conf_init_msec_value(amcf->connect_timeout, 1000);
-    ngx_conf_init_msec_value(amcf->timeout, 1000);
-
     return NGX_CONF_OK;
 
 invalid:
@@ -767,27 +769,62 @@ ngx_http_apiauth_master_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/*
- * apiauth_cache zone=NAME:SIZE [ttl=] [negative_ttl=];
- * apiauth_nonce zone=NAME:SIZE [share=N%]
- */
+/* zone=NAME:SIZE, a parameter of both zones' directives */
 
 static char *
-ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_apiauth_zone_param(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_str_t *name, ssize_t *size)
 {
-    char  *p = conf;
+    u_char     *colon;
+    ngx_str_t   s;
 
-    u_char           *colon;
-    ssize_t           size;
-    ngx_int_t         share;
-    ngx_str_t        *value, name, s;
-    ngx_uint_t        i;
-    ngx_msec_t        ttl, negative_ttl;
-    ngx_shm_zone_t  **zone;
+    name->data = value->data + 5;
+    colon = (u_char *) ngx_strlchr(name->data, value->data + value->len, ':');
 
-    zone = (ngx_shm_zone_t **) (p + cmd->offset);
+    if (colon == NULL) {
+        goto invalid;
+    }
 
-    if (*zone) {
+    name->len = colon - name->data;
+    s.data = colon + 1;
+    s.len = value->data + value->len - s.data;
+
+    *size = ngx_parse_size(&s);
+
+    if (name->len == 0 || *size == NGX_ERROR) {
+        goto invalid;
+    }
+
+    if (*size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is too small",
+                           value);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       value);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* apiauth_cache zone=NAME:SIZE [ttl=TIME] [negative_ttl=TIME] */
+
+static char *
+ngx_http_apiauth_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apiauth_main_conf_t *amcf = conf;
+
+    ssize_t      size;
+    ngx_str_t   *value, name, s;
+    ngx_uint_t   i;
+    ngx_msec_t   ttl, negative_ttl, *t;
+
+    if (amcf->cache_zone) {
         return "is duplicate";
     }
 
@@ -796,81 +833,37 @@ ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     size = 0;
     ttl = 30000;
     negative_ttl = NGX_CONF_UNSET_MSEC;
-    share = NGX_HTTP_APIAUTH_NONCE_SHARE;
 
     for (i = 1; i < cf->args->nelts; i++) {
 
         if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-            name.data = value[i].data + 5;
-            colon = (u_char *) ngx_strchr(name.data, ':');
-
-            if (colon == NULL) {
-                goto invalid;
-            }
-
-            name.len = colon - name.data;
-            s.data = colon + 1;
-            s.len = value[i].data + value[i].len - s.data;
-
-            size = ngx_parse_size(&s);
-
-            if (name.len == 0 || size == NGX_ERROR) {
-                goto invalid;
-            }
-
-            if (size < (ssize_t) (8 * ngx_pagesize)) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "zone \"%V\" is too small", &value[i]);
+            if (ngx_http_apiauth_zone_param(cf, &value[i], &name, &size)
+                != NGX_CONF_OK)
+            {
                 return NGX_CONF_ERROR;
             }
 
             continue;
         }
 
-        if (zone == &((ngx_http_apiauth_main_conf_t *) p)->cache_zone) {
+        if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
+            s.data = value[i].data + 4;
+            s.len = value[i].len - 4;
+            t = &ttl;
 
-            if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
-                s.data = value[i].data + 4;
-                s.len = value[i].len - 4;
+        } else if (ngx_strncmp(value[i].data, "negative_ttl=", 13) == 0) {
+            s.data = value[i].data + 13;
+            s.len = value[i].len - 13;
+            t = &negative_ttl;
 
-                ttl = ngx_parse_time(&s, 0);
-                if (ttl == (ngx_msec_t) NGX_ERROR) {
-                    goto invalid;
-                }
-
-                continue;
-            }
-
-            if (ngx_strncmp(value[i].data, "negative_ttl=", 13) == 0) {
-                s.data = value[i].data + 13;
-                s.len = value[i].len - 13;
-
-                negative_ttl = ngx_parse_time(&s, 0);
-                if (negative_ttl == (ngx_msec_t) NGX_ERROR) {
-                    goto invalid;
-                }
-
-                continue;
-            }
-
-        } else if (ngx_strncmp(value[i].data, "share=", 6) == 0
-                   && value[i].len > 7
-                   && value[i].data[value[i].len - 1] == '%')
-        {
-            /* whole sixteenths of a bucket: 25% is four entries of it */
-
-            share = ngx_atoi(value[i].data + 6, value[i].len - 7);
-            if (share == NGX_ERROR || share < 7 || share > 100) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid parameter \"%V\": use a share "
-                                   "from 7%% to 100%%", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
+        } else {
+            goto invalid;
         }
 
-        goto invalid;
+        *t = ngx_parse_time(&s, 0);
+        if (*t == (ngx_msec_t) NGX_ERROR) {
+            goto invalid;
+        }
     }
 
     if (name.len == 0) {
@@ -886,15 +879,10 @@ ngx_http_apiauth_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
      */
     ngx_conf_init_msec_value(negative_ttl, ttl);
 
-    if (zone == &((ngx_http_apiauth_main_conf_t *) p)->cache_zone) {
-        *zone = ngx_http_apiauth_cache_add(cf, &name, size, ttl,
-                                           negative_ttl);
+    amcf->cache_zone = ngx_http_apiauth_cache_add(cf, &name, size, ttl,
+                                                  negative_ttl);
 
-    } else {
-        *zone = ngx_http_apiauth_nonce_add(cf, &name, size, share);
-    }
-
-    return *zone ? NGX_CONF_OK : NGX_CONF_ERROR;
+    return amcf->cache_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
 
 invalid:
 
@@ -905,10 +893,131 @@ invalid:
 }
 
 
+/* apiauth_nonce zone=NAME:SIZE [share=N%] */
+
+static char *
+ngx_http_apiauth_nonce_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apiauth_main_conf_t *amcf = conf;
+
+    ssize_t      size;
+    ngx_int_t    share;
+    ngx_str_t   *value, name;
+    ngx_uint_t   i;
+
+    if (amcf->nonce_zone) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    name.len = 0;
+    size = 0;
+    share = NGX_HTTP_APIAUTH_NONCE_SHARE;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
+            if (ngx_http_apiauth_zone_param(cf, &value[i], &name, &size)
+                != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "share=", 6) == 0
+            && value[i].len > 7
+            && value[i].data[value[i].len - 1] == '%')
+        {
+            /* whole sixteenths of a bucket: 25% is four entries of it */
+
+            share = ngx_atoi(value[i].data + 6, value[i].len - 7);
+            if (share == NGX_ERROR || share < 7 || share > 100) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid parameter \"%V\": use a share "
+                                   "from 7%% to 100%%", &value[i]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                           &value[i]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->nonce_zone = ngx_http_apiauth_nonce_add(cf, &name, size, share);
+
+    return amcf->nonce_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/*
+ * after the http block is read: the defaults, and what apiauth needs
+ * wherever it is used
+ */
+
+static char *
+ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_apiauth_main_conf_t *amcf = conf;
+
+    ngx_str_t  name;
+
+    ngx_conf_init_msec_value(amcf->connect_timeout, 1000);
+    ngx_conf_init_msec_value(amcf->timeout, 1000);
+
+    /* where apiauth is used nowhere, nginx runs as if without the module */
+
+    if (amcf->used_line == 0) {
+        return NGX_CONF_OK;
+    }
+
+    if (amcf->redis_text.len == 0 || amcf->master_file.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"apiauth\" in %V:%ui needs \"%s\" in the http block",
+                      &amcf->used_file, amcf->used_line,
+                      amcf->redis_text.len ? "apiauth_master_key"
+                                           : "apiauth_redis");
+        return NGX_CONF_ERROR;
+    }
+
+    if (amcf->cache_zone == NULL) {
+        ngx_str_set(&name, "apiauth_cache");
+        amcf->cache_zone = ngx_http_apiauth_cache_add(cf, &name,
+                                                  NGX_HTTP_APIAUTH_CACHE_SIZE,
+                                                  30000, 30000);
+        if (amcf->cache_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (amcf->nonce_zone == NULL) {
+        ngx_str_set(&name, "apiauth_nonce");
+        amcf->nonce_zone = ngx_http_apiauth_nonce_add(cf, &name,
+                                                  NGX_HTTP_APIAUTH_NONCE_SIZE,
+                                                  NGX_HTTP_APIAUTH_NONCE_SHARE);
+        if (amcf->nonce_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static ngx_int_t
 ngx_http_apiauth_init(ngx_conf_t *cf)
 {
-    ngx_str_t                      name;
     ngx_uint_t                     i;
     ngx_http_handler_pt           *h;
     ngx_http_core_main_conf_t     *cmcf;
@@ -920,35 +1029,6 @@ ngx_http_apiauth_init(ngx_conf_t *cf)
 
     if (amcf->used_line == 0) {
         return NGX_OK;
-    }
-
-    if (amcf->redis_text.len == 0 || amcf->master_file.len == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"apiauth\" in %V:%ui needs \"%s\" in the http block",
-                      &amcf->used_file, amcf->used_line,
-                      amcf->redis_text.len ? "apiauth_master_key"
-                                           : "apiauth_redis");
-        return NGX_ERROR;
-    }
-
-    if (amcf->cache_zone == NULL) {
-        ngx_str_set(&name, "apiauth_cache");
-        amcf->cache_zone = ngx_http_apiauth_cache_add(cf, &name,
-                                                  NGX_HTTP_APIAUTH_CACHE_SIZE,
-                                                  30000, 30000);
-        if (amcf->cache_zone == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    if (amcf->nonce_zone == NULL) {
-        ngx_str_set(&name, "apiauth_nonce");
-        amcf->nonce_zone = ngx_http_apiauth_nonce_add(cf, &name,
-                                                  NGX_HTTP_APIAUTH_NONCE_SIZE,
-                                                  NGX_HTTP_APIAUTH_NONCE_SHARE);
-        if (amcf->nonce_zone == NULL) {
-            return NGX_ERROR;
-        }
     }
 
     amcf->request_id_index = ngx_http_get_variable_index(cf,
