@@ -95,6 +95,21 @@ my $n3 = lookups();
 $st{ call("$_->[0].$_->[1]") }++ for @keys;
 is(lookups() - $n3, 0, 'after another flood, still all hits');
 close $s;
+undef $s;
+
+# the zone outlives a reload: the new workers find the keys the old ones
+# cached, the last unknown ones included
+$t->reload_nginx;
+my $n3r = lookups();
+%st = ();
+$st{ call("$_->[0].$_->[1]") }++ for @keys;
+$st{ call(sprintf('Flood%015d.%s', $_, random_hex(64))) }++
+    for 2901 .. 3000;
+is_deeply(\%st, { 200 => 1000, 401 => 100 },
+    'after a reload, the real keys are admitted and the unknown refused');
+is(lookups() - $n3r, 0, 'with no lookup: the cache was kept across the '
+    . 'reload');
+close $s;
 
 # 100 concurrent first requests for one key, 2 workers, Redis paused so
 # that they all arrive before it answers: one lookup per worker at most
