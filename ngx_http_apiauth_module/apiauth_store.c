@@ -5,6 +5,7 @@
 
 
 #include <limits.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "apiauth_key.h"
@@ -19,12 +20,36 @@
 static void apiauth_record_expires(apiauth_record_t *rec);
 
 
+/* the fields of a key record docs/keys.md lists; others are skipped */
+
+#define apiauth_record_field(f)                                              \
+    { #f, sizeof(#f) - 1, offsetof(apiauth_record_t, f) }
+
+static const struct {
+    const char  *name;
+    size_t       len;
+    size_t       offset;
+} apiauth_record_fields[] = {
+    apiauth_record_field(name),
+    apiauth_record_field(description),
+    apiauth_record_field(salt),
+    apiauth_record_field(status),
+    apiauth_record_field(apps),
+    apiauth_record_field(interfaces),
+    apiauth_record_field(ips),
+    apiauth_record_field(expires),
+    apiauth_record_field(created),
+    apiauth_record_field(updated),
+    { NULL, 0, 0 }
+};
+
+
 int
 apiauth_record_parse(apiauth_record_t *rec, const apiauth_text_t *fv,
     size_t n, apiauth_ip_entry_t *ips, size_t max, const char **why)
 {
     int                    nips;
-    size_t                 i;
+    size_t                 i, k;
     apiauth_text_t        *to;
     const apiauth_text_t  *f;
 
@@ -35,40 +60,21 @@ apiauth_record_parse(apiauth_record_t *rec, const apiauth_text_t *fv,
     for (i = 0; i < n; i++) {
         f = &fv[2 * i];
 
-        if (apiauth_text_is(f, "name")) {
-            to = &rec->name;
+        for (k = 0; apiauth_record_fields[k].name; k++) {
+            if (f->len == apiauth_record_fields[k].len
+                && memcmp(f->data, apiauth_record_fields[k].name, f->len)
+                   == 0)
+            {
+                break;
+            }
+        }
 
-        } else if (apiauth_text_is(f, "description")) {
-            to = &rec->description;
-
-        } else if (apiauth_text_is(f, "salt")) {
-            to = &rec->salt;
-
-        } else if (apiauth_text_is(f, "status")) {
-            to = &rec->status;
-
-        } else if (apiauth_text_is(f, "apps")) {
-            to = &rec->apps;
-
-        } else if (apiauth_text_is(f, "interfaces")) {
-            to = &rec->interfaces;
-
-        } else if (apiauth_text_is(f, "ips")) {
-            to = &rec->ips;
-
-        } else if (apiauth_text_is(f, "expires")) {
-            to = &rec->expires;
-
-        } else if (apiauth_text_is(f, "created")) {
-            to = &rec->created;
-
-        } else if (apiauth_text_is(f, "updated")) {
-            to = &rec->updated;
-
-        } else {
+        if (apiauth_record_fields[k].name == NULL) {
             continue;
         }
 
+        to = (apiauth_text_t *) ((char *) rec
+                                 + apiauth_record_fields[k].offset);
         *to = fv[2 * i + 1];
 
         /* an empty value is there: only a missing field has no data */
