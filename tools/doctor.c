@@ -71,14 +71,12 @@ doctor_report(const char *check, int status, const char *fmt, ...)
 
     if (ctl.json) {
         json_begin_object();
-        json_key("check");
-        json_str(check);
-        json_key("status");
-        json_str(status == DOCTOR_UNKNOWN ? "unknown"
-                                          : (status == DOCTOR_FAIL ? "fail"
-                                             : doctor_status_names[status]));
-        json_key("detail");
-        json_str(msg);
+        json_str_field("check", check);
+        json_str_field("status",
+                       status == DOCTOR_UNKNOWN ? "unknown"
+                       : (status == DOCTOR_FAIL ? "fail"
+                          : doctor_status_names[status]));
+        json_str_field("detail", msg);
         json_end_object();
 
     } else {
@@ -370,8 +368,7 @@ do_doctor(int argc, char **argv)
 
     if (ctl.json) {
         json_end_array();
-        json_key("ok");
-        json_bool(worst != DOCTOR_FAIL);
+        json_bool_field("ok", worst != DOCTOR_FAIL);
         json_end_object();
         json_end();
     }

@@ -157,14 +157,10 @@ do_init(int argc, char **argv)
 
     if (ctl.json) {
         json_begin_object();
-        json_key("master_key");
-        json_str(ctl.master_path);
-        json_key("master_key_id");
-        json_str(ctl.key_id);
-        json_key("redis");
-        json_str(ctl.addr);
-        json_key("initialised");
-        json_bool(created);
+        json_str_field("master_key", ctl.master_path);
+        json_str_field("master_key_id", ctl.key_id);
+        json_str_field("redis", ctl.addr);
+        json_bool_field("initialised", created);
         json_end_object();
         json_end();
 

@@ -166,12 +166,9 @@ interface_add(int argc, char **argv)
 
     if (ctl.json) {
         json_begin_object();
-        json_key("name");
-        json_str(name);
-        json_key("app");
-        json_str(app);
-        json_key("url");
-        json_str(url);
+        json_str_field("name", name);
+        json_str_field("app", app);
+        json_str_field("url", url);
         json_end_object();
         json_end();
 
@@ -238,14 +235,10 @@ interface_row(const ctl_interface_t *itf, void *data)
 
     if (ctl.json) {
         json_begin_object();
-        json_key("name");
-        json_str(itf->name);
-        json_key("app");
-        json_str(itf->app);
-        json_key("url");
-        json_str(itf->url);
-        json_key("created");
-        json_str(created);
+        json_str_field("name", itf->name);
+        json_str_field("app", itf->app);
+        json_str_field("url", itf->url);
+        json_str_field("created", created);
         json_end_object();
 
     } else {

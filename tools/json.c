@@ -184,6 +184,32 @@ json_null(void)
 }
 
 
+/* a member of the object being written: "key": value */
+
+void
+json_str_field(const char *key, const char *s)
+{
+    json_key(key);
+    json_str(s);
+}
+
+
+void
+json_int_field(const char *key, long long v)
+{
+    json_key(key);
+    json_int(v);
+}
+
+
+void
+json_bool_field(const char *key, int v)
+{
+    json_key(key);
+    json_bool(v);
+}
+
+
 /* the whole document, to stdout */
 
 void

@@ -563,8 +563,7 @@ key_list(int argc, char **argv)
 
     if (ctl.json) {
         json_end_array();
-        json_key("count");
-        json_int((long long) count);
+        json_int_field("count", (long long) count);
         json_end_object();
         json_end();
 
@@ -596,12 +595,9 @@ key_call_url(const ctl_interface_t *itf, void *data)
 
     if (ctl.json) {
         json_begin_object();
-        json_key("interface");
-        json_str(itf->name);
-        json_key("app");
-        json_str(itf->app);
-        json_key("url");
-        json_str(itf->url);
+        json_str_field("interface", itf->name);
+        json_str_field("app", itf->app);
+        json_str_field("url", itf->url);
         json_end_object();
 
     } else {
@@ -708,10 +704,8 @@ key_done(const char *ak, const char *fmt, const char *arg)
 
     if (ctl_key_read(ak, &k) != 0) {
         json_begin_object();
-        json_key("access_key");
-        json_str(ak);
-        json_key("deleted");
-        json_bool(1);
+        json_str_field("access_key", ak);
+        json_bool_field("deleted", 1);
         json_end_object();
         json_end();
         return;
@@ -1203,8 +1197,7 @@ key_ip(int argc, char **argv)
 
     if (ctl.json) {
         json_begin_object();
-        json_key("access_key");
-        json_str(ak);
+        json_str_field("access_key", ak);
         json_key("ip_whitelist");
         ctl_list_json(k.ips, 0);
         json_end_object();

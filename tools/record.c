@@ -197,16 +197,11 @@ ctl_key_json_members(const ctl_key_t *k, int reveal)
 
     ctl_key_mask(k, reveal, secret);
 
-    json_key("access_key");
-    json_str(k->access_key);
-    json_key("name");
-    json_str(k->name);
-    json_key("description");
-    json_str(k->description);
-    json_key("access_secret");
-    json_str(secret);
-    json_key("status");
-    json_str(k->status);
+    json_str_field("access_key", k->access_key);
+    json_str_field("name", k->name);
+    json_str_field("description", k->description);
+    json_str_field("access_secret", secret);
+    json_str_field("status", k->status);
     json_key("created");
     ctl_format_time(k->created, buf, sizeof(buf));
     json_str(buf);
@@ -226,17 +221,17 @@ ctl_key_json_members(const ctl_key_t *k, int reveal)
         json_null();
     }
 
-    json_key("expired");
-    json_bool(k->expires < 0
-              || (k->expires > 0 && k->expires <= (long long) time(NULL)));
+    json_bool_field("expired",
+                    k->expires < 0
+                    || (k->expires > 0
+                        && k->expires <= (long long) time(NULL)));
     json_key("apps");
     ctl_list_json(k->apps, 1);
     json_key("interfaces");
     ctl_list_json(k->interfaces, 1);
     json_key("ip_whitelist");
     ctl_list_json(k->ips, 0);
-    json_key("nginx_refuses");
-    json_str(k->refused);
+    json_str_field("nginx_refuses", k->refused);
 }
 
 
