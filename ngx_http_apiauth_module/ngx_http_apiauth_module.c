@@ -19,6 +19,11 @@
 #define NGX_HTTP_APIAUTH_NONCE_SHARE     25         /* percent */
 
 
+/* NGX_OK: taken; NGX_DECLINED: not a parameter of this directive */
+typedef ngx_int_t (*ngx_http_apiauth_param_pt)(ngx_conf_t *cf,
+    ngx_str_t *value, void *data);
+
+
 static ngx_int_t ngx_http_apiauth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_apiauth_add_variables(ngx_conf_t *cf);
@@ -37,12 +42,17 @@ static char *ngx_http_apiauth_read_file(ngx_conf_t *cf, ngx_str_t *name,
     u_char *buf, size_t size, ssize_t *n);
 static char *ngx_http_apiauth_master_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_apiauth_zone_param(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_str_t *name, ssize_t *size);
+static char *ngx_http_apiauth_zone_args(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *name, ssize_t *size, ngx_http_apiauth_param_pt param,
+    void *data);
 static char *ngx_http_apiauth_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_apiauth_cache_param(ngx_conf_t *cf,
+    ngx_str_t *value, void *data);
 static char *ngx_http_apiauth_nonce_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_http_apiauth_nonce_param(ngx_conf_t *cf,
+    ngx_str_t *value, void *data);
 static char *ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_apiauth_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -769,35 +779,69 @@ ngx_http_apiauth_master_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* zone=NAME:SIZE, a parameter of both zones' directives */
+/*
+ * the arguments of both zones' directives: zone=NAME:SIZE, and the
+ * directive's own parameters, each given to "param"
+ */
 
 static char *
-ngx_http_apiauth_zone_param(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_str_t *name, ssize_t *size)
+ngx_http_apiauth_zone_args(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_str_t *name, ssize_t *size, ngx_http_apiauth_param_pt param,
+    void *data)
 {
-    u_char     *colon;
-    ngx_str_t   s;
+    u_char      *colon;
+    ngx_int_t    rc;
+    ngx_str_t   *value, s;
+    ngx_uint_t   i;
 
-    name->data = value->data + 5;
-    colon = (u_char *) ngx_strlchr(name->data, value->data + value->len, ':');
+    value = cf->args->elts;
+    name->len = 0;
 
-    if (colon == NULL) {
-        goto invalid;
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "zone=", 5) != 0) {
+            rc = param(cf, &value[i], data);
+
+            if (rc == NGX_ERROR) {
+                return NGX_CONF_ERROR;
+            }
+
+            if (rc == NGX_DECLINED) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        name->data = value[i].data + 5;
+        colon = (u_char *) ngx_strlchr(name->data,
+                                       value[i].data + value[i].len, ':');
+
+        if (colon == NULL) {
+            goto invalid;
+        }
+
+        name->len = colon - name->data;
+        s.data = colon + 1;
+        s.len = value[i].data + value[i].len - s.data;
+
+        *size = ngx_parse_size(&s);
+
+        if (name->len == 0 || *size == NGX_ERROR) {
+            goto invalid;
+        }
+
+        if (*size < (ssize_t) (8 * ngx_pagesize)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "zone \"%V\" is too small", &value[i]);
+            return NGX_CONF_ERROR;
+        }
     }
 
-    name->len = colon - name->data;
-    s.data = colon + 1;
-    s.len = value->data + value->len - s.data;
-
-    *size = ngx_parse_size(&s);
-
-    if (name->len == 0 || *size == NGX_ERROR) {
-        goto invalid;
-    }
-
-    if (*size < (ssize_t) (8 * ngx_pagesize)) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "zone \"%V\" is too small",
-                           value);
+    if (name->len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"%V\" must have \"zone\" parameter",
+                           &cmd->name);
         return NGX_CONF_ERROR;
     }
 
@@ -806,7 +850,7 @@ ngx_http_apiauth_zone_param(ngx_conf_t *cf, ngx_str_t *value,
 invalid:
 
     ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                       value);
+                       &value[i]);
 
     return NGX_CONF_ERROR;
 }
@@ -819,57 +863,21 @@ ngx_http_apiauth_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_apiauth_main_conf_t *amcf = conf;
 
-    ssize_t      size;
-    ngx_str_t   *value, name, s;
-    ngx_uint_t   i;
-    ngx_msec_t   ttl, negative_ttl, *t;
+    ssize_t     size;
+    ngx_str_t   name;
+    ngx_msec_t  ttl[2];
 
     if (amcf->cache_zone) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-    name.len = 0;
-    size = 0;
-    ttl = 30000;
-    negative_ttl = NGX_CONF_UNSET_MSEC;
+    ttl[0] = 30000;
+    ttl[1] = NGX_CONF_UNSET_MSEC;
 
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-            if (ngx_http_apiauth_zone_param(cf, &value[i], &name, &size)
-                != NGX_CONF_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "ttl=", 4) == 0) {
-            s.data = value[i].data + 4;
-            s.len = value[i].len - 4;
-            t = &ttl;
-
-        } else if (ngx_strncmp(value[i].data, "negative_ttl=", 13) == 0) {
-            s.data = value[i].data + 13;
-            s.len = value[i].len - 13;
-            t = &negative_ttl;
-
-        } else {
-            goto invalid;
-        }
-
-        *t = ngx_parse_time(&s, 0);
-        if (*t == (ngx_msec_t) NGX_ERROR) {
-            goto invalid;
-        }
-    }
-
-    if (name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" must have \"zone\" parameter",
-                           &cmd->name);
+    if (ngx_http_apiauth_zone_args(cf, cmd, &name, &size,
+                                   ngx_http_apiauth_cache_param, ttl)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
@@ -877,19 +885,42 @@ ngx_http_apiauth_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
      * unknown accessKeys live as long as keys do: a shorter life would
      * tell a prober which accessKeys exist (docs/errors.md)
      */
-    ngx_conf_init_msec_value(negative_ttl, ttl);
+    ngx_conf_init_msec_value(ttl[1], ttl[0]);
 
-    amcf->cache_zone = ngx_http_apiauth_cache_add(cf, &name, size, ttl,
-                                                  negative_ttl);
+    amcf->cache_zone = ngx_http_apiauth_cache_add(cf, &name, size, ttl[0],
+                                                  ttl[1]);
 
     return amcf->cache_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
 
-invalid:
 
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                       &value[i]);
+/* ttl=TIME and negative_ttl=TIME, into ttl[0] and ttl[1] */
 
-    return NGX_CONF_ERROR;
+static ngx_int_t
+ngx_http_apiauth_cache_param(ngx_conf_t *cf, ngx_str_t *value, void *data)
+{
+    ngx_msec_t *ttl = data;
+
+    ngx_str_t   s;
+    ngx_msec_t *t;
+
+    if (ngx_strncmp(value->data, "ttl=", 4) == 0) {
+        s.data = value->data + 4;
+        s.len = value->len - 4;
+        t = &ttl[0];
+
+    } else if (ngx_strncmp(value->data, "negative_ttl=", 13) == 0) {
+        s.data = value->data + 13;
+        s.len = value->len - 13;
+        t = &ttl[1];
+
+    } else {
+        return NGX_DECLINED;
+    }
+
+    *t = ngx_parse_time(&s, 0);
+
+    return *t == (ngx_msec_t) NGX_ERROR ? NGX_DECLINED : NGX_OK;
 }
 
 
@@ -900,64 +931,53 @@ ngx_http_apiauth_nonce_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_apiauth_main_conf_t *amcf = conf;
 
-    ssize_t      size;
-    ngx_int_t    share;
-    ngx_str_t   *value, name;
-    ngx_uint_t   i;
+    ssize_t    size;
+    ngx_int_t  share;
+    ngx_str_t  name;
 
     if (amcf->nonce_zone) {
         return "is duplicate";
     }
 
-    value = cf->args->elts;
-    name.len = 0;
-    size = 0;
     share = NGX_HTTP_APIAUTH_NONCE_SHARE;
 
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        if (ngx_strncmp(value[i].data, "zone=", 5) == 0) {
-            if (ngx_http_apiauth_zone_param(cf, &value[i], &name, &size)
-                != NGX_CONF_OK)
-            {
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "share=", 6) == 0
-            && value[i].len > 7
-            && value[i].data[value[i].len - 1] == '%')
-        {
-            /* whole sixteenths of a bucket: 25% is four entries of it */
-
-            share = ngx_atoi(value[i].data + 6, value[i].len - 7);
-            if (share == NGX_ERROR || share < 7 || share > 100) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid parameter \"%V\": use a share "
-                                   "from 7%% to 100%%", &value[i]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
-                           &value[i]);
-        return NGX_CONF_ERROR;
-    }
-
-    if (name.len == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"%V\" must have \"zone\" parameter",
-                           &cmd->name);
+    if (ngx_http_apiauth_zone_args(cf, cmd, &name, &size,
+                                   ngx_http_apiauth_nonce_param, &share)
+        != NGX_CONF_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
     amcf->nonce_zone = ngx_http_apiauth_nonce_add(cf, &name, size, share);
 
     return amcf->nonce_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/* share=N%: whole sixteenths of a bucket, 25% is four entries of it */
+
+static ngx_int_t
+ngx_http_apiauth_nonce_param(ngx_conf_t *cf, ngx_str_t *value, void *data)
+{
+    ngx_int_t *share = data;
+
+    if (ngx_strncmp(value->data, "share=", 6) != 0
+        || value->len <= 7
+        || value->data[value->len - 1] != '%')
+    {
+        return NGX_DECLINED;
+    }
+
+    *share = ngx_atoi(value->data + 6, value->len - 7);
+
+    if (*share == NGX_ERROR || *share < 7 || *share > 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": use a share "
+                           "from 7%% to 100%%", value);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
