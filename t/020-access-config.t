@@ -271,10 +271,15 @@ my $key5 = do {
     $t->create_key('--name', 'Db five', '--access-key', 'DbFiveKey001');
 };
 
-$t->write_nginx_conf(nginx_conf(
-    redis => 'apiauth_redis unix:%%PREFIX%%/redis.sock db=5 timeout=2s;',
-    server => 'location / { apiauth token; @@BACKEND@@ }'));
-$t->start_nginx;
+# nginx with a token location, Redis found as "redis" says
+sub token_nginx {
+    my ($redis) = @_;
+    $t->write_nginx_conf(nginx_conf(redis => $redis,
+        server => 'location / { apiauth token; @@BACKEND@@ }'));
+    $t->start_nginx;
+}
+
+token_nginx('apiauth_redis unix:%%PREFIX%%/redis.sock db=5 timeout=2s;');
 $r = send_plain($t, target => '/db5', headers => [token_headers($key5)]);
 expect_ok($t, $r, $key5, 'apiauth_redis unix:/path db=5 reads database 5');
 $r = send_plain($t, target => '/db0', headers => [token_headers($key)]);
@@ -282,10 +287,7 @@ expect_refused($t, $r, 'unknown_key', 'a key of database 0 is not there');
 $t->stop_nginx;
 
 # "UNIX:" is a unix socket, as nginx itself reads addresses
-$t->write_nginx_conf(nginx_conf(
-    redis => 'apiauth_redis UNIX:%%PREFIX%%/redis.sock;',
-    server => 'location / { apiauth token; @@BACKEND@@ }'));
-$t->start_nginx;
+token_nginx('apiauth_redis UNIX:%%PREFIX%%/redis.sock;');
 $r = send_plain($t, target => '/u', headers => [token_headers($key)]);
 expect_ok($t, $r, $key, 'apiauth_redis UNIX:/path');
 $t->stop_nginx;

@@ -183,12 +183,17 @@ ok($p99 < 0.1, sprintf 'their p99 latency is under 100 ms (%.1f ms)',
 $r = until_admitted($k{recover}, 5);
 expect_ok($t, $r, $k{recover}, 'after SIGCONT, a new lookup succeeds');
 
+# stop Redis with its data saved, for a restart on the same port
+sub redis_down {
+    $t->redis('SAVE');
+    $t->stop_redis;
+    $t->redis_close;
+}
+
 ###############################################################################
 # Redis down (stopped), then restarted on the same port with the same data
 
-$t->redis('SAVE');
-$t->stop_redis;
-$t->redis_close;
+redis_down();
 
 $r = tok($k{warm});
 expect_ok($t, $r, $k{warm}, 'Redis down: a cached key is still admitted');
@@ -213,9 +218,7 @@ expect_ok($t, $r, $k{restart}, 'Redis restarted: another new lookup');
 
 $t->redis('EVAL', q{for i = 1, 2000 do redis.call('SET', 'pad:' .. i, }
     . q{string.rep('x', 100)) end return 1}, 0);
-$t->redis('SAVE');
-$t->stop_redis;
-$t->redis_close;
+redis_down();
 $t->start_redis(args => ['--key-load-delay', '100000',
     '--loading-process-events-interval-bytes', '1024']);
 my $ping = $t->redis('PING');
@@ -244,9 +247,7 @@ $t->write_nginx_conf($conf->('', http => 'apiauth_cache zone=short:1m ttl=1s;'))
 $t->start_nginx;
 $r = tok($k{stale});
 expect_ok($t, $r, $k{stale}, 'a key looked up, cached for a second');
-$t->redis('SAVE');
-$t->stop_redis;
-$t->redis_close;
+redis_down();
 $r = tok($k{stale});
 expect_ok($t, $r, $k{stale}, 'Redis down, within the ttl: from the cache');
 sleep 1.5;

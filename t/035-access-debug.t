@@ -38,9 +38,14 @@ sub steps {
         split /\n/, $log;
 }
 
+sub steps_are {
+    my ($r, $want, $name) = @_;
+    is_deeply([steps($r)], $want, $name) or diag(explain [steps($r)]);
+}
+
 my $r = send_plain($t, target => '/a', headers => [token_headers($key)]);
 is($r->{status}, 200, 'a token request, its key not cached yet');
-is_deeply([steps($r)], [
+steps_are($r, [
     'apiauth handler, state 0',
     'apiauth: token credentials of "DebugKey0001": ok',
     'apiauth: key "DebugKey0001" not cached',
@@ -49,23 +54,21 @@ is_deeply([steps($r)], [
     'apiauth handler, state 2',
     'apiauth: "Authorization" hidden from the upstream',
     'apiauth: "DebugKey0001" ok here',
-], 'its steps: read, not cached, waiting, woken, admitted, its token hidden')
-    or diag(explain [steps($r)]);
+], 'its steps: read, not cached, waiting, woken, admitted, its token hidden');
 like($t->read_file('debug.log'),
     qr/apiauth lookup: HGETALL of "DebugKey0001" sent.*apiauth lookup: "DebugKey0001" found/s,
     'the lookup, sent and answered');
 
 $r = send_signed($t, key => $key, target => '/b');
 is($r->{status}, 200, 'a signed request, its key cached');
-is_deeply([steps($r)], [
+steps_are($r, [
     'apiauth handler, state 0',
     'apiauth: signature credentials of "DebugKey0001": ok',
     'apiauth: key "DebugKey0001" cached',
     'apiauth: nonce remembered',
     'apiauth: "Authorization" hidden from the upstream',
     'apiauth: "DebugKey0001" ok here',
-], 'its steps: read, cached, the nonce remembered, admitted')
-    or diag(explain [steps($r)]);
+], 'its steps: read, cached, the nonce remembered, admitted');
 
 $r = resend($t, $r);
 is_deeply([(steps($r))[-4 .. -1]], [
@@ -77,13 +80,12 @@ is_deeply([(steps($r))[-4 .. -1]], [
     or diag(explain [steps($r)]);
 
 $r = send_plain($t, target => '/c');
-is_deeply([steps($r)], [
+steps_are($r, [
     'apiauth handler, state 0',
     'apiauth: no credentials of "": missing_credentials',
     'apiauth: "" missing_credentials here',
     'apiauth: missing_credentials for access key ""',
-], 'no credentials: why, at once, then the refusal at info')
-    or diag(explain [steps($r)]);
+], 'no credentials: why, at once, then the refusal at info');
 
 my @refusals = grep { /apiauth: missing_credentials for access key/ }
     split /\n/, $t->read_file('error.log');
