@@ -47,6 +47,13 @@ my $conf = sub {
 EOF
 };
 
+# nginx again, with another configuration
+sub restart_nginx {
+    $t->stop_nginx;
+    $t->write_nginx_conf($conf->(@_));
+    $t->start_nginx;
+}
+
 sub tok {
     my ($key, $path) = @_;
     return send_plain($t, target => $path // '/tok/x',
@@ -242,9 +249,7 @@ expect_ok($t, $r, $k{loading}, 'loaded: the same key is admitted '
 ###############################################################################
 # a cached key past its ttl, Redis down: looked up, and refused
 
-$t->stop_nginx;
-$t->write_nginx_conf($conf->('', http => 'apiauth_cache zone=short:1m ttl=1s;'));
-$t->start_nginx;
+restart_nginx('', http => 'apiauth_cache zone=short:1m ttl=1s;');
 $r = tok($k{stale});
 expect_ok($t, $r, $k{stale}, 'a key looked up, cached for a second');
 redis_down();
@@ -257,9 +262,7 @@ expect_refused($t, $r, 'store_unavailable',
 $t->start_redis;
 $r = until_admitted($k{stale}, 5);
 expect_ok($t, $r, $k{stale}, 'Redis back: admitted again');
-$t->stop_nginx;
-$t->write_nginx_conf($conf->(''));
-$t->start_nginx;
+restart_nginx('');
 
 ###############################################################################
 # -NOAUTH: requirepass set after nginx connected
@@ -289,21 +292,15 @@ write_file("$dir/wrong.pw", "not-the-password\n");
 write_file("$dir/right.pw", "late-pw\n");
 write_file("$dir/user.pw", "user-pw\n");
 
-$t->stop_nginx;
-$t->write_nginx_conf($conf->("password_file=$dir/wrong.pw"));
-$t->start_nginx;
+restart_nginx("password_file=$dir/wrong.pw");
 $r = tok($k{wrongpw});
 expect_refused($t, $r, 'store_unavailable', 'a wrong password_file');
 
-$t->stop_nginx;
-$t->write_nginx_conf($conf->("password_file=$dir/right.pw"));
-$t->start_nginx;
+restart_nginx("password_file=$dir/right.pw");
 $r = until_admitted($k{wrongpw}, 3);
 expect_ok($t, $r, $k{wrongpw}, 'the right password_file');
 
-$t->stop_nginx;
-$t->write_nginx_conf($conf->("user=nginxuser password_file=$dir/user.pw"));
-$t->start_nginx;
+restart_nginx("user=nginxuser password_file=$dir/user.pw");
 $r = until_admitted($k{user}, 3);
 expect_ok($t, $r, $k{user}, 'user= with its password_file (an ACL user)');
 
@@ -317,10 +314,8 @@ my $other_id = key_id($t->master_bytes($other_key));
 like("$store_id $other_id", qr/^[0-9a-f]{16} [0-9a-f]{16}$/,
     'the two master key ids, as docs/keys.md computes them');
 
-$t->stop_nginx;
-$t->write_nginx_conf($conf->("password_file=$dir/right.pw",
-    master_key => $other_key));
-$t->start_nginx;
+restart_nginx("password_file=$dir/right.pw",
+    master_key => $other_key);
 $r = tok($k{mismatch});
 expect_refused($t, $r, 'store_unavailable',
     'nginx with another master key than the store\'s');
