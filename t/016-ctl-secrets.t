@@ -27,6 +27,8 @@ sub dump_values {
         my $v = $type eq 'hash' ? $t->redis('HGETALL', $k)
             : $type eq 'zset' ? $t->redis('ZRANGE', $k, 0, -1)
             : $type eq 'string' ? [$t->redis('GET', $k)]
+            : $type eq 'stream' ? [map { ($_->[0], @{ $_->[1] }) }
+                @{ $t->redis('XRANGE', $k, '-', '+') }]
             : die "unexpected type $type of $k";
         $all .= join("\n", $k, @$v) . "\n";
         # DUMP covers the encoding, whatever it is

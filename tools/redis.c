@@ -31,15 +31,20 @@ typedef struct {
 static void ctl_redis_parse_url(const char *url, ctl_redis_addr_t *a);
 static void ctl_redis_password(ctl_redis_addr_t *a);
 static void ctl_redis_check(redisReply *r, const char *what);
+static void ctl_schema_fail(const char *schema)
+    __attribute__((noreturn));
 
 
 /*
- * the bound and the change feed's name are written once, in apiauth_key.h
- * and apiauth_store.h: the scripts get them here
+ * the bound, the store's schema and its change stream are written once, in
+ * apiauth_key.h and apiauth_store.h: the scripts get them here
  */
 const char  ctl_lua_bounds[] =
     "local APIAUTH_IPS_MAX = " CTL_XSTR(APIAUTH_IPS_MAX) "\n"
-    "local APIAUTH_CHANGES = '" APIAUTH_STORE_CHANGES "'\n";
+    "local APIAUTH_SCHEMA = " CTL_XSTR(APIAUTH_STORE_SCHEMA) "\n"
+    "local APIAUTH_CHANGES = '" APIAUTH_STORE_CHANGES "'\n"
+    "local APIAUTH_CHANGES_MAXLEN = "
+        CTL_XSTR(APIAUTH_STORE_CHANGES_MAXLEN) "\n";
 
 
 #define ctl_url_fail(url)                                                    \
@@ -368,7 +373,8 @@ ctl_redis_next(void)
 
 /*
  * runs the prelude and body as one script: every change is a script, so
- * it is atomic, and it announces itself on the channel in the same step
+ * it is atomic, and it appends its entry to the change stream in the same
+ * step
  */
 
 redisReply *
@@ -471,6 +477,17 @@ ctl_script_fail(redisReply *r)
                  ctl.master_path, ctl.key_id, ctl.addr, detail);
     }
 
+    if (strcmp(code, "SCHEMA") == 0) {
+        ctl_schema_fail(detail);
+    }
+
+    if (strcmp(code, "CHANGES") == 0) {
+        ctl_fail(CTL_EXIT_RUNTIME, "the key store at %s holds a %s at \""
+                 APIAUTH_STORE_CHANGES "\", the name of its change stream: "
+                 "no change can be announced; rename or delete it",
+                 ctl.addr, detail);
+    }
+
     if (strcmp(code, "NOKEY") == 0) {
         ctl_fail(CTL_EXIT_USAGE, "no key with accessKey \"%s\"", detail);
     }
@@ -518,6 +535,46 @@ ctl_script_fail(redisReply *r)
 
     ctl_fail(CTL_EXIT_RUNTIME, "Redis at %s refused the change: %s",
              ctl.addr, str);
+}
+
+
+/*
+ * a store of another schema than the tool's: an older one is upgraded, a
+ * newer one needs a newer tool (the detail is what the store holds, or
+ * "none")
+ */
+
+static void
+ctl_schema_fail(const char *schema)
+{
+    char       text[CTL_ESCAPED_SIZE(64)];
+    size_t     n;
+    long long  v;
+
+    if (strcmp(schema, "none") == 0) {
+        ctl_fail(CTL_EXIT_RUNTIME, "the key store at %s has no schema; run "
+                 "\"apiauth-ctl upgrade\"", ctl.addr);
+    }
+
+    n = strlen(schema);
+    ctl_escape(text, schema, n < 64 ? n : 64);
+
+    if (ctl_parse_uint(schema, 1000000, &v) == 0) {
+        if (v < APIAUTH_STORE_SCHEMA) {
+            ctl_fail(CTL_EXIT_RUNTIME, "the key store at %s has schema %s; "
+                     "run \"apiauth-ctl upgrade\"", ctl.addr, text);
+        }
+
+        if (v > APIAUTH_STORE_SCHEMA) {
+            ctl_fail(CTL_EXIT_RUNTIME, "the key store at %s has schema %s, "
+                     "newer than this apiauth-ctl (%d): upgrade apiauth-ctl",
+                     ctl.addr, text, APIAUTH_STORE_SCHEMA);
+        }
+    }
+
+    ctl_fail(CTL_EXIT_RUNTIME, "the key store at %s has schema \"%s\", "
+             "which is not a schema (this apiauth-ctl knows %d)", ctl.addr,
+             text, APIAUTH_STORE_SCHEMA);
 }
 
 

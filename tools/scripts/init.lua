@@ -6,8 +6,10 @@ end
 if id then
   return 'EXISTS'
 end
+local e = check_changes()
+if e then return e end
 redis.call('HSET', KEYS[1], 'master_key_id', ARGV[1], 'created', ARGV[2],
-           'schema', '1')
+           'schema', tostring(APIAUTH_SCHEMA))
 redis.call('HSETNX', KEYS[1], 'max_keys', ARGV[3])
 redis.call('HSETNX', KEYS[1], 'max_ips', ARGV[4])
 changed('init', {})

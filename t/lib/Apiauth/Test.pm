@@ -177,7 +177,8 @@ sub redis {
 }
 
 # Every name and value in the store as text, so that "nothing changed" is
-# exact; a hash's fields sorted, as a large one comes back in no fixed order.
+# exact; a hash's fields sorted, as a large one comes back in no fixed order;
+# a stream as its entries, IDs included, so that an entry appended shows.
 sub dump_store {
     my ($self) = @_;
     my @out;
@@ -185,6 +186,8 @@ sub dump_store {
         my $type = $self->redis('TYPE', $k);
         my $v = $type eq 'hash' ? { @{ $self->redis('HGETALL', $k) } }
             : $type eq 'zset' ? $self->redis('ZRANGE', $k, 0, -1, 'WITHSCORES')
+            : $type eq 'stream' ? [map { join ' ', $_->[0], @{ $_->[1] } }
+                @{ $self->redis('XRANGE', $k, '-', '+') }]
             : $self->redis('GET', $k);
         $v = [map { ($_, $v->{$_}) } sort keys %$v] if ref $v eq 'HASH';
         push @out, "$k $type " . join("\x1f", ref $v ? @$v : $v);
@@ -221,6 +224,22 @@ sub resp_read {
         return [ map { resp_read($s) } 1 .. $v ];
     }
     die "bad RESP line: $line\n";
+}
+
+# The change stream's entries after the entry $after (all of them without
+# it), each [ID, [field, value, ...]].
+sub changes {
+    my ($self, $after) = @_;
+    return $self->redis('XRANGE', '{apiauth}:changes',
+        defined $after ? "($after" : '-', '+');
+}
+
+# The ID of the change stream's newest entry, undef when it has none.
+sub last_change {
+    my ($self) = @_;
+    my $r = $self->redis('XREVRANGE', '{apiauth}:changes', '+', '-',
+        'COUNT', 1);
+    return ref $r eq 'ARRAY' && @$r ? $r->[0][0] : undef;
 }
 
 ###############################################################################
