@@ -2,8 +2,8 @@
 /*
  * Copyright (C) ngx_http_apiauth_module authors
  *
- * apiauth-ctl doctor: a Redis that keeps data, the master key id, and
- * records nginx reads.
+ * apiauth-ctl doctor: a Redis that keeps data, the master key id, the
+ * store's schema and change stream, and records nginx reads.
  */
 
 
@@ -27,6 +27,8 @@
 static void doctor_report(const char *check, int status, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 static char *doctor_config_get(const char *name);
+static void doctor_schema(void);
+static void doctor_changes(long long schema);
 static void doctor_records(void);
 
 
@@ -38,8 +40,9 @@ static const char  doctor_help[] =
     "usage: apiauth-ctl doctor [--json]\n"
     "\n"
     "Checks that the key store's Redis answers and keeps data (version,\n"
-    "appendonly, maxmemory-policy), the master key id, and counts keys and\n"
-    "interfaces.  Exit status 1 when a check fails.\n";
+    "appendonly, maxmemory-policy), the master key id, the store's schema\n"
+    "and its change stream, reads every key record as nginx does, and\n"
+    "counts keys and interfaces.  Exit status 1 when a check fails.\n";
 
 
 static const char  *doctor_status_names[] = {
@@ -214,6 +217,8 @@ ctl_doctor_run(int quiet)
 
     freeReplyObject(r);
 
+    doctor_schema();
+
     r = ctl_redis_cmd("ZCARD %s", APIAUTH_STORE_KEYS);
     n = r->integer;
     freeReplyObject(r);
@@ -247,6 +252,112 @@ ctl_doctor_run(int quiet)
     freeReplyObject(r);
 
     return doctor_worst;
+}
+
+
+/*
+ * the change commands refuse a store of another schema than the tool's,
+ * as the schema says what the store holds: 2 has the change stream
+ */
+
+static void
+doctor_schema(void)
+{
+    long long    v;
+    redisReply  *r, *id, *schema;
+
+    r = ctl_redis_cmd("HMGET %s master_key_id schema", APIAUTH_STORE_META);
+    id = r->element[0];
+    schema = r->element[1];
+    v = -1;
+
+    if (id->type != REDIS_REPLY_STRING) {
+        doctor_report("schema", DOCTOR_UNKNOWN, "the key store is not "
+                      "initialised");
+
+    } else if (schema->type != REDIS_REPLY_STRING) {
+        v = 0;
+        doctor_report("schema", DOCTOR_FAIL, "no schema: run \"apiauth-ctl "
+                      "upgrade\"");
+
+    } else if (strcmp(schema->str, CTL_XSTR(APIAUTH_STORE_SCHEMA)) == 0) {
+        v = APIAUTH_STORE_SCHEMA;
+        doctor_report("schema", DOCTOR_OK, "schema %d", APIAUTH_STORE_SCHEMA);
+
+    } else if (ctl_parse_uint(schema->str, 1000000, &v) != 0
+               || v == APIAUTH_STORE_SCHEMA)
+    {
+        v = -1;
+        doctor_report("schema", DOCTOR_FAIL, "schema \"%.64s\" is not a "
+                      "schema (this apiauth-ctl writes %d)", schema->str,
+                      APIAUTH_STORE_SCHEMA);
+
+    } else if (v < APIAUTH_STORE_SCHEMA) {
+        doctor_report("schema", DOCTOR_FAIL, "schema %lld: run \"apiauth-ctl "
+                      "upgrade\"", v);
+
+    } else {
+        doctor_report("schema", DOCTOR_FAIL, "schema %lld is newer than this "
+                      "apiauth-ctl (%d): upgrade apiauth-ctl", v,
+                      APIAUTH_STORE_SCHEMA);
+    }
+
+    freeReplyObject(r);
+
+    doctor_changes(v);
+}
+
+
+/*
+ * the change stream that nginx reads; init and upgrade make it, so a
+ * store of the tool's schema has one
+ */
+
+static void
+doctor_changes(long long schema)
+{
+    long long    n;
+    redisReply  *r, *last;
+
+    r = ctl_redis_cmd("TYPE %s", APIAUTH_STORE_CHANGES);
+
+    if (strcmp(r->str, "none") == 0) {
+        if (schema == APIAUTH_STORE_SCHEMA) {
+            doctor_report("changes", DOCTOR_WARN, APIAUTH_STORE_CHANGES
+                          " is missing (deleted?): the next change makes "
+                          "it again");
+
+        } else {
+            doctor_report("changes", DOCTOR_OK, "no change stream yet%s",
+                          schema >= 0 && schema < APIAUTH_STORE_SCHEMA
+                          ? ": \"apiauth-ctl upgrade\" makes it" : "");
+        }
+
+    } else if (strcmp(r->str, "stream") != 0) {
+        doctor_report("changes", DOCTOR_FAIL, APIAUTH_STORE_CHANGES " is a "
+                      "%s, not a stream: every change is refused until it "
+                      "is renamed or deleted", r->str);
+
+    } else {
+        freeReplyObject(r);
+
+        r = ctl_redis_cmd("XLEN %s", APIAUTH_STORE_CHANGES);
+        n = r->integer;
+        freeReplyObject(r);
+
+        r = ctl_redis_cmd("XREVRANGE %s + - COUNT 1", APIAUTH_STORE_CHANGES);
+        last = (r->type == REDIS_REPLY_ARRAY && r->elements == 1
+                && r->element[0]->type == REDIS_REPLY_ARRAY
+                && r->element[0]->elements == 2)
+               ? r->element[0]->element[0] : NULL;
+
+        doctor_report("changes", DOCTOR_OK, "a stream of %lld entr%s%s%s "
+                      "(trimmed to about %d)", n, n == 1 ? "y" : "ies",
+                      last ? ", the newest " : "", last ? last->str : "",
+                      APIAUTH_STORE_CHANGES_MAXLEN);
+    }
+
+    freeReplyObject(r);
 }
 
 
