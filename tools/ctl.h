@@ -211,6 +211,9 @@ int ctl_doctor_run(int quiet);
 /* init.c */
 int do_init(int argc, char **argv);
 
+/* upgrade.c */
+int do_upgrade(int argc, char **argv);
+
 /* redis.c: the module's bounds, as Lua, before the prelude */
 extern const char  ctl_lua_bounds[];
 
@@ -226,6 +229,7 @@ extern const char  ctl_lua_key_delete[];
 extern const char  ctl_lua_interface_add[];
 extern const char  ctl_lua_interface_remove[];
 extern const char  ctl_lua_config_set[];
+extern const char  ctl_lua_upgrade[];
 
 
 #endif /* _CTL_H_INCLUDED_ */

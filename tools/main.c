@@ -27,6 +27,7 @@ static const char  ctl_help[] =
     "objects:\n"
     "  init        create the master key and initialise the key store\n"
     "  doctor      check the key store's Redis and the master key\n"
+    "  upgrade     migrate the key store to this apiauth-ctl's schema\n"
     "  key         create, list, show and change keys\n"
     "  interface   the catalog of interfaces and their call URLs\n"
     "  config      show or set the key store's limits\n"
@@ -118,6 +119,7 @@ do_version(int argc, char **argv)
 static const ctl_cmd_t  ctl_objects[] = {
     { "init", do_init },
     { "doctor", do_doctor },
+    { "upgrade", do_upgrade },
     { "key", do_key },
     { "interface", do_interface },
     { "config", do_config },
