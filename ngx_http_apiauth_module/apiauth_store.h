@@ -26,6 +26,14 @@
 #define APIAUTH_STORE_IF_PREFIX    "{apiauth}:interface:"
 #define APIAUTH_STORE_CHANGES      "{apiauth}:changes"
 
+/*
+ * the store's layout: 2 adds the change stream {apiauth}:changes, an
+ * entry per change (field "op", then "ak" for the accessKey it touches,
+ * or "old" and "new" for key.set-access-key), trimmed to about MAXLEN
+ */
+#define APIAUTH_STORE_SCHEMA           2
+#define APIAUTH_STORE_CHANGES_MAXLEN   100000
+
 
 typedef struct {
     const unsigned char  *data;         /* NULL: the field is absent */

@@ -14,6 +14,14 @@
  * An LRU queue for each kind: unknown accessKeys hold at most a quarter of
  * the zone and never push a key out, so a flood of random
  * accessKeys evicts only its own kind.
+ *
+ * The change feed invalidates records here, for every worker: one
+ * accessKey, or all of them at once by a new generation (records of an
+ * older one are fetched again).  Every invalidation counts one epoch; a
+ * lookup's answer is cached only if no epoch passed since it was sent,
+ * since the answer may have left Redis before the change it crossed.
+ * With stale=, a record past its freshness still answers for its key while
+ * Redis does not, for that long.
  */
 
 
@@ -37,6 +45,7 @@ struct ngx_http_apiauth_cache_node_s {
     ngx_http_apiauth_cache_node_t **pprev;         /* what points here */
     ngx_queue_t                     queue;
     uint32_t                        hash;
+    uint32_t                        generation;
     u_char                          negative;
     u_char                          enabled;
     u_char                          ak_len;
@@ -63,6 +72,9 @@ typedef struct {
     ngx_uint_t                      max_unknown;
     size_t                          max_node;
     uint64_t                        seed[2];
+    uint32_t                        generation;
+    uint64_t                        epoch;
+    ngx_http_apiauth_feed_id_t      feed;          /* last entry applied */
 } ngx_http_apiauth_cache_sh_t;
 
 
@@ -71,6 +83,7 @@ typedef struct {
     ngx_slab_pool_t                *shpool;
     ngx_msec_t                      ttl;
     ngx_msec_t                      negative_ttl;
+    ngx_msec_t                      stale;
 } ngx_http_apiauth_cache_t;
 
 
@@ -82,11 +95,13 @@ static ngx_uint_t ngx_http_apiauth_cache_expire(
     ngx_http_apiauth_cache_t *cache, ngx_queue_t *queue, ngx_uint_t force);
 static void ngx_http_apiauth_cache_delete(ngx_http_apiauth_cache_t *cache,
     ngx_http_apiauth_cache_node_t *cn);
+static ngx_int_t ngx_http_apiauth_cache_copy(ngx_http_apiauth_cache_node_t *cn,
+    ngx_http_apiauth_key_t *key, ngx_pool_t *pool);
 
 
 ngx_shm_zone_t *
 ngx_http_apiauth_cache_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
-    ngx_msec_t ttl, ngx_msec_t negative_ttl)
+    ngx_msec_t ttl, ngx_msec_t negative_ttl, ngx_msec_t stale)
 {
     ngx_http_apiauth_cache_t  *cache;
 
@@ -97,6 +112,7 @@ ngx_http_apiauth_cache_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
 
     cache->ttl = ttl;
     cache->negative_ttl = negative_ttl;
+    cache->stale = stale;
 
     return ngx_http_apiauth_shm_add(cf, name, size, &ngx_http_apiauth_module,
                                     ngx_http_apiauth_cache_init_zone, cache);
@@ -210,8 +226,7 @@ ngx_int_t
 ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_pool_t *pool)
 {
-    u_char                         *p;
-    size_t                          size;
+    ngx_int_t                       rc;
     ngx_http_apiauth_cache_t       *cache;
     ngx_http_apiauth_cache_node_t  *cn;
 
@@ -221,11 +236,11 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     cn = ngx_http_apiauth_cache_find(cache, ak,
                                      apiauth_siphash(cache->sh->seed,
-                                                              ak->data,
-                                                              ak->len));
+                                                     ak->data, ak->len));
 
     if (cn == NULL
-        || (ngx_msec_int_t) (cn->fresh_until - ngx_current_msec) <= 0)
+        || (ngx_msec_int_t) (cn->fresh_until - ngx_current_msec) <= 0
+        || cn->generation != cache->sh->generation)
     {
         ngx_shmtx_unlock(&cache->shpool->mutex);
         return NGX_DECLINED;
@@ -235,19 +250,69 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_queue_insert_head(cn->negative ? &cache->sh->unknown
                                        : &cache->sh->queue, &cn->queue);
 
-    if (cn->negative) {
-        ngx_shmtx_unlock(&cache->shpool->mutex);
-        return NGX_DONE;
+    rc = cn->negative ? NGX_DONE : ngx_http_apiauth_cache_copy(cn, key, pool);
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * a key that is no longer fresh, while Redis cannot be asked: NGX_OK while
+ * within stale= of its freshness, else NGX_DECLINED
+ */
+
+ngx_int_t
+ngx_http_apiauth_cache_get_stale(ngx_shm_zone_t *zone, ngx_str_t *ak,
+    ngx_http_apiauth_key_t *key, ngx_pool_t *pool)
+{
+    ngx_int_t                       rc;
+    ngx_http_apiauth_cache_t       *cache;
+    ngx_http_apiauth_cache_node_t  *cn;
+
+    cache = zone->data;
+
+    if (cache->stale == 0) {
+        return NGX_DECLINED;
     }
 
-    /* name, scopes and whitelist follow the accessKey: one copy for all */
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cn = ngx_http_apiauth_cache_find(cache, ak,
+                                     apiauth_siphash(cache->sh->seed,
+                                                     ak->data, ak->len));
+
+    if (cn == NULL || cn->negative
+        || (ngx_msec_int_t) (cn->fresh_until + cache->stale
+                             - ngx_current_msec) <= 0)
+    {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_apiauth_cache_copy(cn, key, pool);
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+
+    return rc;
+}
+
+
+/* name, scopes and whitelist follow the accessKey: one copy for all */
+
+static ngx_int_t
+ngx_http_apiauth_cache_copy(ngx_http_apiauth_cache_node_t *cn,
+    ngx_http_apiauth_key_t *key, ngx_pool_t *pool)
+{
+    u_char  *p;
+    size_t   size;
 
     size = cn->name_len + cn->apps_len + cn->interfaces_len
            + cn->nips * sizeof(apiauth_ip_entry_t);
 
     p = ngx_pnalloc(pool, size ? size : 1);
     if (p == NULL) {
-        ngx_shmtx_unlock(&cache->shpool->mutex);
         return NGX_ERROR;
     }
 
@@ -272,15 +337,103 @@ ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_memcpy(key->secret, cn->secret, sizeof(key->secret));
     key->hmac = cn->hmac;
 
+    return NGX_OK;
+}
+
+
+/* read when a lookup is sent, handed back to cache_put() with its answer */
+
+uint64_t
+ngx_http_apiauth_cache_epoch(ngx_shm_zone_t *zone)
+{
+    uint64_t                   epoch;
+    ngx_http_apiauth_cache_t  *cache;
+
+    cache = zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+    epoch = cache->sh->epoch;
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
-    return NGX_OK;
+    return epoch;
+}
+
+
+/* ak NULL: every record, by a new generation */
+
+void
+ngx_http_apiauth_cache_invalidate(ngx_shm_zone_t *zone, ngx_str_t *ak)
+{
+    ngx_http_apiauth_cache_t       *cache;
+    ngx_http_apiauth_cache_node_t  *cn;
+
+    cache = zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cache->sh->epoch++;
+
+    if (ak == NULL) {
+        cache->sh->generation++;
+
+    } else {
+        cn = ngx_http_apiauth_cache_find(cache, ak,
+                                         apiauth_siphash(cache->sh->seed,
+                                                         ak->data, ak->len));
+        if (cn) {
+            ngx_http_apiauth_cache_delete(cache, cn);
+        }
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/*
+ * the change feed's position, shared so that a new worker resumes where
+ * the others are; it only moves forward, but where a gap forces it
+ */
+
+void
+ngx_http_apiauth_cache_feed_get(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_feed_id_t *id)
+{
+    ngx_http_apiauth_cache_t  *cache;
+
+    cache = zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+    *id = cache->sh->feed;
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+void
+ngx_http_apiauth_cache_feed_set(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_feed_id_t *id, ngx_uint_t force)
+{
+    ngx_http_apiauth_cache_t    *cache;
+    ngx_http_apiauth_feed_id_t  *cur;
+
+    cache = zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cur = &cache->sh->feed;
+
+    if (force || !cur->known || id->ms > cur->ms
+        || (id->ms == cur->ms && id->seq > cur->seq))
+    {
+        *cur = *id;
+    }
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
 }
 
 
 void
 ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
-    ngx_http_apiauth_key_t *key, ngx_log_t *log)
+    ngx_http_apiauth_key_t *key, uint64_t epoch, ngx_log_t *log)
 {
     u_char                          *p;
     size_t                           size;
@@ -300,6 +453,13 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     }
 
     ngx_shmtx_lock(&cache->shpool->mutex);
+
+    /* a change crossed the lookup: the answer may predate it */
+
+    if (epoch != cache->sh->epoch) {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return;
+    }
 
     hash = apiauth_siphash(cache->sh->seed, ak->data, ak->len);
 
@@ -369,6 +529,7 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     }
 
     cn->hash = (uint32_t) hash;
+    cn->generation = cache->sh->generation;
     cn->ak_len = (u_char) ak->len;
     cn->warned = warned;
     p = ngx_cpymem(cn->data, ak->data, ak->len);
@@ -477,7 +638,9 @@ ngx_http_apiauth_cache_expire(ngx_http_apiauth_cache_t *cache,
         cn = ngx_queue_data(q, ngx_http_apiauth_cache_node_t, queue);
 
         if (!(force && n == 0)
-            && (ngx_msec_int_t) (cn->fresh_until - ngx_current_msec) > 0)
+            && (ngx_msec_int_t) (cn->fresh_until
+                                 + (cn->negative ? 0 : cache->stale)
+                                 - ngx_current_msec) > 0)
         {
             return n;
         }

@@ -25,6 +25,8 @@ static ngx_int_t ngx_http_apiauth_credentials(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+static ngx_int_t ngx_http_apiauth_unavailable(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_decide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_apiauth_refuse(ngx_http_request_t *r,
@@ -96,7 +98,10 @@ ngx_http_apiauth_handler(ngx_http_request_t *r)
             ctx->cred_reason = NGX_HTTP_APIAUTH_UNKNOWN_KEY;
             break;
 
-        default:
+        case NGX_HTTP_APIAUTH_KEY_UNAVAILABLE:
+            return ngx_http_apiauth_unavailable(r, ctx, alcf);
+
+        default: /* NGX_HTTP_APIAUTH_KEY_MALFORMED */
             ctx->cred_reason = NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
         }
 
@@ -281,6 +286,43 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
         }
 
         return rc;
+    }
+
+    return ngx_http_apiauth_unavailable(r, ctx, alcf);
+}
+
+
+/*
+ * Redis cannot be asked, or did not answer: a cached record within
+ * stale= judges the key, refusals included; else store_unavailable
+ */
+
+static ngx_int_t
+ngx_http_apiauth_unavailable(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf)
+{
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
+
+    if (ngx_http_apiauth_cache_get_stale(amcf->cache_zone, &ctx->access_key,
+                                         &ctx->key, r->pool)
+        == NGX_OK)
+    {
+        ctx->have_key = 1;
+        ctx->stale = 1;
+
+        /* once a minute per key, not once a request */
+
+        if (ngx_http_apiauth_cache_warn(amcf->cache_zone, &ctx->access_key,
+                                        60))
+        {
+            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                          "apiauth: Redis did not answer: key \"%V\" judged "
+                          "by its stale cached record", &ctx->access_key);
+        }
+
+        return ngx_http_apiauth_verify(r, ctx, alcf);
     }
 
     ctx->cred_reason = NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;

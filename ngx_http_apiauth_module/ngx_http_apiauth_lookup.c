@@ -26,6 +26,7 @@ typedef struct {
     ngx_str_node_t                  sn;         /* the accessKey */
     ngx_queue_t                     waiters;
     ngx_http_apiauth_redis_cmd_t    cmd;
+    uint64_t                        epoch;      /* the cache's, when sent */
     u_char                          name[sizeof(APIAUTH_STORE_KEY_PREFIX)
                                          + APIAUTH_ACCESS_KEY_MAX];
 } ngx_http_apiauth_lookup_t;
@@ -41,6 +42,7 @@ static ngx_rbtree_t                   ngx_http_apiauth_lookups;
 static ngx_rbtree_node_t              ngx_http_apiauth_lookups_sentinel;
 static ngx_http_apiauth_main_conf_t  *ngx_http_apiauth_lookup_conf;
 static ngx_log_t                     *ngx_http_apiauth_lookup_log;
+static ngx_http_apiauth_redis_link_t *ngx_http_apiauth_lookup_link;
 
 /* a record's whitelist, parsed once per reply: workers are one thread */
 static apiauth_ip_entry_t  ngx_http_apiauth_lookup_ips[APIAUTH_IPS_MAX];
@@ -57,7 +59,22 @@ ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_lookup_conf = amcf;
     ngx_http_apiauth_lookup_log = cycle->log;
 
-    return NGX_OK;
+    ngx_http_apiauth_lookup_link = ngx_http_apiauth_redis_open(cycle, amcf,
+                                                        "lookups", NULL, NULL);
+
+    return ngx_http_apiauth_lookup_link ? NGX_OK : NGX_ERROR;
+}
+
+
+/* an open connection at exit is an [alert]: close it first */
+
+void
+ngx_http_apiauth_lookup_exit(void)
+{
+    if (ngx_http_apiauth_lookup_link) {
+        ngx_http_apiauth_redis_close(ngx_http_apiauth_lookup_link);
+        ngx_http_apiauth_lookup_link = NULL;
+    }
 }
 
 
@@ -98,13 +115,16 @@ ngx_http_apiauth_lookup(ngx_str_t *ak, ngx_http_apiauth_waiter_t *w)
 
         lk->cmd.handler = ngx_http_apiauth_lookup_done;
         lk->cmd.data = lk;
+        lk->epoch = ngx_http_apiauth_cache_epoch(
+                                      ngx_http_apiauth_lookup_conf->cache_zone);
 
         argv[0] = "HGETALL";
         argvlen[0] = sizeof("HGETALL") - 1;
         argv[1] = (char *) lk->name;
         argvlen[1] = sizeof(APIAUTH_STORE_KEY_PREFIX) - 1 + lk->sn.str.len;
 
-        if (ngx_http_apiauth_redis_send(&lk->cmd, 2, argv, argvlen)
+        if (ngx_http_apiauth_redis_send(ngx_http_apiauth_lookup_link,
+                                        &lk->cmd, 2, argv, argvlen)
             != NGX_OK)
         {
             ngx_free(lk);
@@ -156,13 +176,14 @@ ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
                    "apiauth lookup: \"%V\" %s", &lk->sn.str,
                    result == NGX_HTTP_APIAUTH_KEY_FOUND ? "found"
                    : result == NGX_HTTP_APIAUTH_KEY_UNKNOWN ? "unknown"
+                   : result == NGX_HTTP_APIAUTH_KEY_MALFORMED ? "malformed"
                    : "unavailable");
 
     /* only what Redis said for sure is cached: a key, or its absence */
 
     if (result == NGX_HTTP_APIAUTH_KEY_FOUND) {
         ngx_http_apiauth_cache_put(amcf->cache_zone, &lk->sn.str, &key,
-                                   ngx_http_apiauth_lookup_log);
+                                   lk->epoch, ngx_http_apiauth_lookup_log);
 
         /* once a minute per key, not once a lookup */
 
@@ -176,7 +197,7 @@ ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
 
     } else if (result == NGX_HTTP_APIAUTH_KEY_UNKNOWN) {
         ngx_http_apiauth_cache_put(amcf->cache_zone, &lk->sn.str, NULL,
-                                   ngx_http_apiauth_lookup_log);
+                                   lk->epoch, ngx_http_apiauth_lookup_log);
     }
 
     while (!ngx_queue_empty(&lk->waiters)) {
@@ -198,9 +219,9 @@ ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
 
 /*
  * only a well-formed empty reply means "no such key"; NULL (a timeout, a
- * dropped link), an error reply (LOADING, NOAUTH, ...) or a record that
- * apiauth_record_parse() refuses is "unavailable", and a security check
- * never fails open
+ * dropped link) or an error reply (LOADING, NOAUTH, ...) is "unavailable",
+ * a record that apiauth_record_parse() refuses "malformed", and a security
+ * check never fails open
  */
 
 static ngx_uint_t
@@ -298,5 +319,5 @@ malformed:
                   "apiauth: key \"%V\" in Redis is malformed: refusing it "
                   "(%s)", ak, why);
 
-    return NGX_HTTP_APIAUTH_KEY_UNAVAILABLE;
+    return NGX_HTTP_APIAUTH_KEY_MALFORMED;
 }

@@ -15,6 +15,8 @@
 
 #define NGX_HTTP_APIAUTH_DEFAULT_PORT    6379
 #define NGX_HTTP_APIAUTH_CACHE_SIZE      (16 * 1024 * 1024)
+/* the change feed invalidates at once: ttl bounds a feed that is down */
+#define NGX_HTTP_APIAUTH_CACHE_TTL       300000
 #define NGX_HTTP_APIAUTH_NONCE_SIZE      (64 * 1024 * 1024)
 #define NGX_HTTP_APIAUTH_NONCE_SHARE     25         /* percent */
 
@@ -290,6 +292,7 @@ static ngx_int_t
 ngx_http_apiauth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    u_char                  *p;
     ngx_str_t               *s;
     ngx_http_apiauth_ctx_t  *ctx;
 
@@ -322,6 +325,25 @@ ngx_http_apiauth_variable(ngx_http_request_t *r,
 
     default: /* NGX_HTTP_APIAUTH_VAR_REASON */
         s = &ngx_http_apiauth_reasons[ctx->reason].code;
+
+        /* "ok;stale": judged by a cached record while Redis was away */
+
+        if (ctx->stale) {
+            p = ngx_pnalloc(r->pool, s->len + sizeof(";stale") - 1);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            v->len = ngx_cpymem(ngx_cpymem(p, s->data, s->len), ";stale",
+                                sizeof(";stale") - 1) - p;
+            v->valid = 1;
+            v->no_cacheable = 1;
+            v->not_found = 0;
+            v->data = p;
+
+            return NGX_OK;
+        }
+
         break;
     }
 
@@ -856,7 +878,7 @@ invalid:
 }
 
 
-/* apiauth_cache zone=NAME:SIZE [ttl=TIME] [negative_ttl=TIME] */
+/* apiauth_cache zone=NAME:SIZE [ttl=TIME] [negative_ttl=TIME] [stale=TIME] */
 
 static char *
 ngx_http_apiauth_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -865,14 +887,15 @@ ngx_http_apiauth_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ssize_t     size;
     ngx_str_t   name;
-    ngx_msec_t  ttl[2];
+    ngx_msec_t  ttl[3];
 
     if (amcf->cache_zone) {
         return "is duplicate";
     }
 
-    ttl[0] = 30000;
+    ttl[0] = NGX_HTTP_APIAUTH_CACHE_TTL;
     ttl[1] = NGX_CONF_UNSET_MSEC;
+    ttl[2] = 0;
 
     if (ngx_http_apiauth_zone_args(cf, cmd, &name, &size,
                                    ngx_http_apiauth_cache_param, ttl)
@@ -888,13 +911,13 @@ ngx_http_apiauth_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_conf_init_msec_value(ttl[1], ttl[0]);
 
     amcf->cache_zone = ngx_http_apiauth_cache_add(cf, &name, size, ttl[0],
-                                                  ttl[1]);
+                                                  ttl[1], ttl[2]);
 
     return amcf->cache_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
 
 
-/* ttl=TIME and negative_ttl=TIME, into ttl[0] and ttl[1] */
+/* ttl=, negative_ttl= and stale=TIME, into ttl[0], ttl[1] and ttl[2] */
 
 static ngx_int_t
 ngx_http_apiauth_cache_param(ngx_conf_t *cf, ngx_str_t *value, void *data)
@@ -913,6 +936,11 @@ ngx_http_apiauth_cache_param(ngx_conf_t *cf, ngx_str_t *value, void *data)
         s.data = value->data + 13;
         s.len = value->len - 13;
         t = &ttl[1];
+
+    } else if (ngx_strncmp(value->data, "stale=", 6) == 0) {
+        s.data = value->data + 6;
+        s.len = value->len - 6;
+        t = &ttl[2];
 
     } else {
         return NGX_DECLINED;
@@ -1015,7 +1043,9 @@ ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf)
         ngx_str_set(&name, "apiauth_cache");
         amcf->cache_zone = ngx_http_apiauth_cache_add(cf, &name,
                                                   NGX_HTTP_APIAUTH_CACHE_SIZE,
-                                                  30000, 30000);
+                                                  NGX_HTTP_APIAUTH_CACHE_TTL,
+                                                  NGX_HTTP_APIAUTH_CACHE_TTL,
+                                                  0);
         if (amcf->cache_zone == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -1101,20 +1131,19 @@ ngx_http_apiauth_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_apiauth_lookup_init(cycle, amcf) != NGX_OK
-        || ngx_http_apiauth_credentials_init(cycle) != NGX_OK)
+    if (ngx_http_apiauth_credentials_init(cycle) != NGX_OK
+        || ngx_http_apiauth_lookup_init(cycle, amcf) != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    return ngx_http_apiauth_redis_init(cycle, amcf);
+    return ngx_http_apiauth_feed_init(cycle, amcf);
 }
 
-
-/* an open connection at exit is an [alert]: close it first */
 
 static void
 ngx_http_apiauth_exit_process(ngx_cycle_t *cycle)
 {
-    ngx_http_apiauth_redis_exit();
+    ngx_http_apiauth_feed_exit();
+    ngx_http_apiauth_lookup_exit();
 }

@@ -62,7 +62,8 @@
 /* what a lookup found */
 #define NGX_HTTP_APIAUTH_KEY_FOUND       0
 #define NGX_HTTP_APIAUTH_KEY_UNKNOWN     1
-#define NGX_HTTP_APIAUTH_KEY_UNAVAILABLE 2
+#define NGX_HTTP_APIAUTH_KEY_UNAVAILABLE 2      /* Redis did not answer */
+#define NGX_HTTP_APIAUTH_KEY_MALFORMED   3      /* nor can its answer be read */
 
 
 typedef struct {
@@ -142,11 +143,20 @@ typedef struct {
 } ngx_http_apiauth_nonce_id_t;
 
 
+/* a change stream entry's ID, ms-seq; known 0: no entry applied yet */
+typedef struct {
+    uint64_t                    ms;
+    uint64_t                    seq;
+    ngx_uint_t                  known;
+} ngx_http_apiauth_feed_id_t;
+
+
 typedef struct ngx_http_apiauth_waiter_s  ngx_http_apiauth_waiter_t;
 
 /*
  * a lookup's answer: result is NGX_HTTP_APIAUTH_KEY_FOUND (key, valid
- * until the handler returns), _UNKNOWN or _UNAVAILABLE (key NULL)
+ * until the handler returns), _UNKNOWN, _UNAVAILABLE or _MALFORMED (key
+ * NULL)
  */
 typedef void (*ngx_http_apiauth_lookup_pt)(ngx_http_apiauth_waiter_t *w,
     ngx_uint_t result, ngx_http_apiauth_key_t *key);
@@ -197,6 +207,7 @@ typedef struct {
     unsigned                    refused:1;
     unsigned                    body_sent:1;
     unsigned                    have_key:1;
+    unsigned                    stale:1;        /* key judged from cache */
     unsigned                    nonce_hashed:1;
     unsigned                    nonce_remembered:1;
 } ngx_http_apiauth_ctx_t;
@@ -238,14 +249,23 @@ void ngx_http_apiauth_filter_refused(ngx_http_apiauth_ctx_t *ctx,
 /*
  * ngx_http_apiauth_cache.c; ngx_http_apiauth_cache_get() returns NGX_OK (a
  * key, copied into pool), NGX_DONE (known to be unknown), NGX_DECLINED (not
- * cached or stale) or NGX_ERROR; cache_put() with key NULL caches "unknown"
+ * cached or not fresh) or NGX_ERROR; cache_put() with key NULL caches
+ * "unknown", unless the epoch read when the lookup was sent has passed
  */
 ngx_shm_zone_t *ngx_http_apiauth_cache_add(ngx_conf_t *cf, ngx_str_t *name,
-    size_t size, ngx_msec_t ttl, ngx_msec_t negative_ttl);
+    size_t size, ngx_msec_t ttl, ngx_msec_t negative_ttl, ngx_msec_t stale);
 ngx_int_t ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_pool_t *pool);
+ngx_int_t ngx_http_apiauth_cache_get_stale(ngx_shm_zone_t *zone,
+    ngx_str_t *ak, ngx_http_apiauth_key_t *key, ngx_pool_t *pool);
 void ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
-    ngx_http_apiauth_key_t *key, ngx_log_t *log);
+    ngx_http_apiauth_key_t *key, uint64_t epoch, ngx_log_t *log);
+uint64_t ngx_http_apiauth_cache_epoch(ngx_shm_zone_t *zone);
+void ngx_http_apiauth_cache_invalidate(ngx_shm_zone_t *zone, ngx_str_t *ak);
+void ngx_http_apiauth_cache_feed_get(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_feed_id_t *id);
+void ngx_http_apiauth_cache_feed_set(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_feed_id_t *id, ngx_uint_t force);
 ngx_uint_t ngx_http_apiauth_cache_warn(ngx_shm_zone_t *zone, ngx_str_t *ak,
     time_t period);
 ngx_int_t ngx_http_apiauth_key_copy(ngx_pool_t *pool,
@@ -267,28 +287,44 @@ ngx_int_t ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
 /* ngx_http_apiauth_lookup.c */
 ngx_int_t ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_main_conf_t *amcf);
+void ngx_http_apiauth_lookup_exit(void);
 /* NGX_AGAIN: w waits for the answer; NGX_DECLINED: Redis cannot be asked */
 ngx_int_t ngx_http_apiauth_lookup(ngx_str_t *ak, ngx_http_apiauth_waiter_t *w);
 void ngx_http_apiauth_lookup_cancel(ngx_http_apiauth_waiter_t *w);
 
 /* ngx_http_apiauth_redis.c */
+typedef struct ngx_http_apiauth_redis_link_s  ngx_http_apiauth_redis_link_t;
 typedef struct ngx_http_apiauth_redis_cmd_s  ngx_http_apiauth_redis_cmd_t;
 
 /* reply is NULL when the command failed, timed out or the link dropped */
 typedef void (*ngx_http_apiauth_redis_handler_pt)(
     ngx_http_apiauth_redis_cmd_t *cmd, redisReply *reply);
 
+/* the link is up, its store checked */
+typedef void (*ngx_http_apiauth_redis_ready_pt)(
+    ngx_http_apiauth_redis_link_t *link, void *data);
+
 struct ngx_http_apiauth_redis_cmd_s {
     ngx_http_apiauth_redis_handler_pt   handler;
     void                               *data;
+    ngx_msec_t                          timeout;   /* 0: the link's */
+    ngx_uint_t                          cancelable;
+    ngx_http_apiauth_redis_link_t      *link;      /* the adapter's */
     ngx_event_t                         timer;     /* the adapter's */
 };
 
-ngx_int_t ngx_http_apiauth_redis_init(ngx_cycle_t *cycle,
+ngx_http_apiauth_redis_link_t *ngx_http_apiauth_redis_open(ngx_cycle_t *cycle,
+    ngx_http_apiauth_main_conf_t *amcf, const char *name,
+    ngx_http_apiauth_redis_ready_pt ready, void *data);
+void ngx_http_apiauth_redis_close(ngx_http_apiauth_redis_link_t *link);
+ngx_int_t ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
+    ngx_http_apiauth_redis_cmd_t *cmd, int argc, const char **argv,
+    const size_t *argvlen);
+
+/* ngx_http_apiauth_feed.c: the change feed */
+ngx_int_t ngx_http_apiauth_feed_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_main_conf_t *amcf);
-void ngx_http_apiauth_redis_exit(void);
-ngx_int_t ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_cmd_t *cmd,
-    int argc, const char **argv, const size_t *argvlen);
+void ngx_http_apiauth_feed_exit(void);
 
 
 #endif /* _NGX_HTTP_APIAUTH_MODULE_H_INCLUDED_ */

@@ -2,12 +2,14 @@
 /*
  * Copyright (C) ngx_http_apiauth_module authors
  *
- * One Redis connection per worker: hiredis's asynchronous API on nginx's
- * event loop.  hiredis 0.14 has no timeouts, so the connection and every
- * command are bounded by our own timers; a command that times out drops the
- * connection, which fails every command in flight, and the worker
- * reconnects with a backoff.  Each connection first authenticates, selects
- * the database and compares the store's master key id with ours.
+ * Redis links: hiredis's asynchronous API on nginx's event loop.  A worker
+ * has one link for lookups and one for the change feed, whose blocking
+ * reads must not hold lookups back.  hiredis 0.14 has no timeouts, so the
+ * connection and every command are bounded by our own timers; a command
+ * that times out drops the connection, which fails every command in
+ * flight, and the link reconnects with a backoff.  Each connection first
+ * authenticates, selects the database, and reads the store's master key id,
+ * which must be ours, and its schema.
  */
 
 
@@ -26,22 +28,28 @@
 #define NGX_HTTP_APIAUTH_BACKOFF_MAX       2000
 
 
-typedef struct {
-    redisAsyncContext              *ac;
-    ngx_http_apiauth_main_conf_t   *amcf;
-    ngx_log_t                      *log;
-    ngx_uint_t                      state;
-    ngx_uint_t                      failed;     /* since last ready */
-    ngx_uint_t                      exiting;
-    ngx_msec_t                      backoff;
-    ngx_event_t                     connect_timer;
-    ngx_event_t                     reconnect;
-} ngx_http_apiauth_redis_link_t;
+struct ngx_http_apiauth_redis_link_s {
+    redisAsyncContext                  *ac;
+    ngx_http_apiauth_main_conf_t       *amcf;
+    ngx_log_t                          *log;
+    const char                         *name;       /* for messages */
+    ngx_uint_t                          state;
+    ngx_uint_t                          failed;     /* since last ready */
+    ngx_uint_t                          exiting;
+    ngx_msec_t                          backoff;
+    ngx_event_t                         connect_timer;
+    ngx_event_t                         reconnect;
+    ngx_http_apiauth_redis_ready_pt     ready;
+    void                               *data;
+};
 
 
-static void ngx_http_apiauth_redis_connect(void);
-static void ngx_http_apiauth_redis_drop(const char *why);
-static void ngx_http_apiauth_redis_schedule(void);
+static void ngx_http_apiauth_redis_connect(
+    ngx_http_apiauth_redis_link_t *link);
+static void ngx_http_apiauth_redis_drop(ngx_http_apiauth_redis_link_t *link,
+    const char *why);
+static void ngx_http_apiauth_redis_schedule(
+    ngx_http_apiauth_redis_link_t *link);
 static void ngx_http_apiauth_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_apiauth_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_http_apiauth_redis_cmd_timeout(ngx_event_t *ev);
@@ -51,7 +59,7 @@ static void ngx_http_apiauth_redis_on_disconnect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_apiauth_redis_handshake(redisAsyncContext *ac,
     void *r, void *data);
-static void ngx_http_apiauth_redis_key_id(redisAsyncContext *ac, void *r,
+static void ngx_http_apiauth_redis_meta(redisAsyncContext *ac, void *r,
     void *data);
 static void ngx_http_apiauth_redis_reply(redisAsyncContext *ac, void *r,
     void *data);
@@ -64,20 +72,26 @@ static void ngx_http_apiauth_redis_del_write(void *data);
 static void ngx_http_apiauth_redis_cleanup(void *data);
 
 
-static ngx_http_apiauth_redis_link_t  ngx_http_apiauth_redis_link;
+/* ready, if set, is called each time the link is up and checked */
 
-
-ngx_int_t
-ngx_http_apiauth_redis_init(ngx_cycle_t *cycle,
-    ngx_http_apiauth_main_conf_t *amcf)
+ngx_http_apiauth_redis_link_t *
+ngx_http_apiauth_redis_open(ngx_cycle_t *cycle,
+    ngx_http_apiauth_main_conf_t *amcf, const char *name,
+    ngx_http_apiauth_redis_ready_pt ready, void *data)
 {
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
+    ngx_http_apiauth_redis_link_t  *link;
 
-    ngx_memzero(link, sizeof(ngx_http_apiauth_redis_link_t));
+    link = ngx_pcalloc(cycle->pool, sizeof(ngx_http_apiauth_redis_link_t));
+    if (link == NULL) {
+        return NULL;
+    }
 
     link->amcf = amcf;
     link->log = cycle->log;
+    link->name = name;
     link->backoff = NGX_HTTP_APIAUTH_BACKOFF_MIN;
+    link->ready = ready;
+    link->data = data;
 
     /* neither timer may hold a worker back from a graceful exit */
 
@@ -91,17 +105,16 @@ ngx_http_apiauth_redis_init(ngx_cycle_t *cycle,
     link->reconnect.data = link;
     link->reconnect.cancelable = 1;
 
-    ngx_http_apiauth_redis_connect();
+    ngx_http_apiauth_redis_connect(link);
 
-    return NGX_OK;
+    return link;
 }
 
 
 void
-ngx_http_apiauth_redis_exit(void)
+ngx_http_apiauth_redis_close(ngx_http_apiauth_redis_link_t *link)
 {
-    redisAsyncContext              *ac;
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
+    redisAsyncContext  *ac;
 
     link->exiting = 1;
 
@@ -124,16 +137,15 @@ ngx_http_apiauth_redis_exit(void)
 
 
 static void
-ngx_http_apiauth_redis_connect(void)
+ngx_http_apiauth_redis_connect(ngx_http_apiauth_redis_link_t *link)
 {
-    int                             n;
-    const char                     *argv[3];
-    size_t                          argvlen[3];
-    u_char                          db[NGX_INT_T_LEN];
-    redisAsyncContext              *ac;
-    ngx_connection_t               *c;
-    ngx_http_apiauth_main_conf_t   *amcf;
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
+    int                            n;
+    const char                    *argv[4];
+    size_t                         argvlen[4];
+    u_char                         db[NGX_INT_T_LEN];
+    redisAsyncContext             *ac;
+    ngx_connection_t              *c;
+    ngx_http_apiauth_main_conf_t  *amcf;
 
     amcf = link->amcf;
 
@@ -151,7 +163,7 @@ ngx_http_apiauth_redis_connect(void)
                       "apiauth: cannot connect to Redis at \"%V\": "
                       "out of memory", &amcf->redis_text);
         link->failed = 1;
-        ngx_http_apiauth_redis_schedule();
+        ngx_http_apiauth_redis_schedule(link);
         return;
     }
 
@@ -161,7 +173,7 @@ ngx_http_apiauth_redis_connect(void)
                       &amcf->redis_text, ac->errstr);
         redisAsyncFree(ac);
         link->failed = 1;
-        ngx_http_apiauth_redis_schedule();
+        ngx_http_apiauth_redis_schedule(link);
         return;
     }
 
@@ -178,7 +190,7 @@ ngx_http_apiauth_redis_connect(void)
     if (c == NULL) {
         redisAsyncFree(ac);
         link->failed = 1;
-        ngx_http_apiauth_redis_schedule();
+        ngx_http_apiauth_redis_schedule(link);
         return;
     }
 
@@ -196,6 +208,7 @@ ngx_http_apiauth_redis_connect(void)
     ac->ev.addWrite = ngx_http_apiauth_redis_add_write;
     ac->ev.delWrite = ngx_http_apiauth_redis_del_write;
     ac->ev.cleanup = ngx_http_apiauth_redis_cleanup;
+    ac->data = link;
 
     redisAsyncSetConnectCallback(ac, ngx_http_apiauth_redis_on_connect);
     redisAsyncSetDisconnectCallback(ac, ngx_http_apiauth_redis_on_disconnect);
@@ -234,14 +247,16 @@ ngx_http_apiauth_redis_connect(void)
                               (void *) "SELECT", 2, argv, argvlen);
     }
 
-    argv[0] = "HGET";
-    argvlen[0] = 4;
+    argv[0] = "HMGET";
+    argvlen[0] = 5;
     argv[1] = APIAUTH_STORE_META;
     argvlen[1] = sizeof(APIAUTH_STORE_META) - 1;
     argv[2] = "master_key_id";
     argvlen[2] = sizeof("master_key_id") - 1;
+    argv[3] = "schema";
+    argvlen[3] = sizeof("schema") - 1;
 
-    redisAsyncCommandArgv(ac, ngx_http_apiauth_redis_key_id, NULL, 3, argv,
+    redisAsyncCommandArgv(ac, ngx_http_apiauth_redis_meta, NULL, 4, argv,
                           argvlen);
 }
 
@@ -252,10 +267,10 @@ ngx_http_apiauth_redis_connect(void)
  */
 
 static void
-ngx_http_apiauth_redis_drop(const char *why)
+ngx_http_apiauth_redis_drop(ngx_http_apiauth_redis_link_t *link,
+    const char *why)
 {
-    redisAsyncContext              *ac;
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
+    redisAsyncContext  *ac;
 
     ac = link->ac;
 
@@ -269,11 +284,11 @@ ngx_http_apiauth_redis_drop(const char *why)
 
     if (why) {
         ngx_log_error(NGX_LOG_ERR, link->log, 0,
-                      "apiauth: Redis at \"%V\" %s; reconnecting",
-                      &link->amcf->redis_text, why);
+                      "apiauth: Redis at \"%V\" %s (%s link); reconnecting",
+                      &link->amcf->redis_text, why, link->name);
     }
 
-    ngx_http_apiauth_redis_schedule();
+    ngx_http_apiauth_redis_schedule(link);
 
     if (ac) {
         redisAsyncFree(ac);
@@ -282,10 +297,8 @@ ngx_http_apiauth_redis_drop(const char *why)
 
 
 static void
-ngx_http_apiauth_redis_schedule(void)
+ngx_http_apiauth_redis_schedule(ngx_http_apiauth_redis_link_t *link)
 {
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
-
     if (link->exiting || link->reconnect.timer_set) {
         return;
     }
@@ -306,7 +319,7 @@ ngx_http_apiauth_redis_reconnect_handler(ngx_event_t *ev)
     ngx_http_apiauth_redis_link_t  *link = ev->data;
 
     if (link->ac == NULL && !link->exiting && !ngx_exiting) {
-        ngx_http_apiauth_redis_connect();
+        ngx_http_apiauth_redis_connect(link);
     }
 }
 
@@ -314,28 +327,30 @@ ngx_http_apiauth_redis_reconnect_handler(ngx_event_t *ev)
 static void
 ngx_http_apiauth_redis_connect_timeout(ngx_event_t *ev)
 {
-    ngx_http_apiauth_redis_drop("did not connect and answer in time");
+    ngx_http_apiauth_redis_drop(ev->data, "did not connect and answer in time");
 }
 
 
 static void
 ngx_http_apiauth_redis_cmd_timeout(ngx_event_t *ev)
 {
-    ngx_http_apiauth_redis_drop("did not answer in time");
+    ngx_http_apiauth_redis_cmd_t  *cmd = ev->data;
+
+    ngx_http_apiauth_redis_drop(cmd->link, "did not answer in time");
 }
 
 
 /*
- * lookups go out while the link is up, or while the first connection since
- * it last was up is being made; a link that failed answers at once
+ * commands go out while the link is up, or while the first connection since
+ * it last was up is being made; a link that failed answers at once; the
+ * command's timeout is cmd->timeout, or the link's when 0
  */
 
 ngx_int_t
-ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_cmd_t *cmd, int argc,
-    const char **argv, const size_t *argvlen)
+ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
+    ngx_http_apiauth_redis_cmd_t *cmd, int argc, const char **argv,
+    const size_t *argvlen)
 {
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
-
     if (link->ac == NULL
         || (link->state != NGX_HTTP_APIAUTH_REDIS_READY && link->failed))
     {
@@ -350,16 +365,20 @@ ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_cmd_t *cmd, int argc,
     }
 
     /*
-     * not cancelable: a graceful exit waits for the answer (or the timeout)
-     * of a lookup that a request waits for
+     * a lookup's timer is not cancelable: a graceful exit waits for the
+     * answer (or the timeout) of a lookup that a request waits for
      */
+
+    cmd->link = link;
 
     ngx_memzero(&cmd->timer, sizeof(ngx_event_t));
     cmd->timer.handler = ngx_http_apiauth_redis_cmd_timeout;
     cmd->timer.log = link->log;
     cmd->timer.data = cmd;
+    cmd->timer.cancelable = cmd->cancelable;
 
-    ngx_add_timer(&cmd->timer, link->amcf->timeout);
+    ngx_add_timer(&cmd->timer, cmd->timeout ? cmd->timeout
+                                            : link->amcf->timeout);
 
     return NGX_OK;
 }
@@ -369,7 +388,7 @@ static void
 ngx_http_apiauth_redis_reply(redisAsyncContext *ac, void *r, void *data)
 {
     ngx_http_apiauth_redis_cmd_t   *cmd = data;
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
+    ngx_http_apiauth_redis_link_t  *link = cmd->link;
 
     redisReply  *reply = r;
 
@@ -390,7 +409,7 @@ ngx_http_apiauth_redis_reply(redisAsyncContext *ac, void *r, void *data)
 static void
 ngx_http_apiauth_redis_on_connect(const redisAsyncContext *ac, int status)
 {
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
+    ngx_http_apiauth_redis_link_t  *link = ac->data;
 
     if (status == REDIS_OK) {
         return;
@@ -411,7 +430,7 @@ ngx_http_apiauth_redis_on_connect(const redisAsyncContext *ac, int status)
             ngx_del_timer(&link->connect_timer);
         }
 
-        ngx_http_apiauth_redis_schedule();
+        ngx_http_apiauth_redis_schedule(link);
     }
 }
 
@@ -420,7 +439,7 @@ static void
 ngx_http_apiauth_redis_on_disconnect(const redisAsyncContext *ac,
     int status)
 {
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
+    ngx_http_apiauth_redis_link_t  *link = ac->data;
 
     /* a context we dropped ourselves has been accounted for already */
 
@@ -429,8 +448,8 @@ ngx_http_apiauth_redis_on_disconnect(const redisAsyncContext *ac,
     }
 
     ngx_log_error(NGX_LOG_ERR, link->log, 0,
-                  "apiauth: lost the connection to Redis at \"%V\": %s",
-                  &link->amcf->redis_text,
+                  "apiauth: lost the connection to Redis at \"%V\" (%s "
+                  "link): %s", &link->amcf->redis_text, link->name,
                   ac->errstr ? ac->errstr : "closed");
 
     link->ac = NULL;
@@ -441,7 +460,7 @@ ngx_http_apiauth_redis_on_disconnect(const redisAsyncContext *ac,
         ngx_del_timer(&link->connect_timer);
     }
 
-    ngx_http_apiauth_redis_schedule();
+    ngx_http_apiauth_redis_schedule(link);
 }
 
 
@@ -451,7 +470,7 @@ static void
 ngx_http_apiauth_redis_handshake(redisAsyncContext *ac, void *r, void *data)
 {
     redisReply                     *reply = r;
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
+    ngx_http_apiauth_redis_link_t  *link = ac->data;
 
     if (reply == NULL || link->ac != ac
         || reply->type != REDIS_REPLY_ERROR)
@@ -463,18 +482,23 @@ ngx_http_apiauth_redis_handshake(redisAsyncContext *ac, void *r, void *data)
                   "apiauth: Redis at \"%V\" refused %s: %s",
                   &link->amcf->redis_text, (char *) data, reply->str);
 
-    ngx_http_apiauth_redis_drop(NULL);
+    ngx_http_apiauth_redis_drop(link, NULL);
 }
 
 
-/* once per connection: the store must be the one our master key made */
+/*
+ * once per connection: the store must be the one our master key made, in
+ * a layout we know; a store of an older schema is read, and said to be old
+ */
 
 static void
-ngx_http_apiauth_redis_key_id(redisAsyncContext *ac, void *r, void *data)
+ngx_http_apiauth_redis_meta(redisAsyncContext *ac, void *r, void *data)
 {
+    ngx_int_t                       schema;
     redisReply                     *reply = r;
+    redisReply                     *id, *sv;
     ngx_http_apiauth_main_conf_t   *amcf;
-    ngx_http_apiauth_redis_link_t  *link = &ngx_http_apiauth_redis_link;
+    ngx_http_apiauth_redis_link_t  *link = ac->data;
 
     if (reply == NULL || link->ac != ac) {
         return;
@@ -482,33 +506,63 @@ ngx_http_apiauth_redis_key_id(redisAsyncContext *ac, void *r, void *data)
 
     amcf = link->amcf;
 
-    if (reply->type == REDIS_REPLY_ERROR) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
         ngx_log_error(NGX_LOG_ERR, link->log, 0,
-                      "apiauth: Redis at \"%V\" refused to read the master "
-                      "key id: %s", &amcf->redis_text, reply->str);
-        ngx_http_apiauth_redis_drop(NULL);
+                      "apiauth: Redis at \"%V\" refused to read the key "
+                      "store's master key id: %*s", &amcf->redis_text,
+                      reply->type == REDIS_REPLY_ERROR
+                      ? ngx_min(reply->len, (size_t) 256) : (size_t) 0,
+                      reply->str);
+        ngx_http_apiauth_redis_drop(link, NULL);
         return;
     }
 
-    if (reply->type != REDIS_REPLY_STRING) {
+    id = reply->element[0];
+    sv = reply->element[1];
+
+    if (id->type != REDIS_REPLY_STRING) {
         ngx_log_error(NGX_LOG_ERR, link->log, 0,
                       "apiauth: the key store at \"%V\" is not initialised: "
                       "run \"apiauth-ctl init\"", &amcf->redis_text);
-        ngx_http_apiauth_redis_drop(NULL);
+        ngx_http_apiauth_redis_drop(link, NULL);
         return;
     }
 
-    if (reply->len != APIAUTH_KEY_ID_LEN
-        || ngx_memcmp(reply->str, amcf->master_id, APIAUTH_KEY_ID_LEN) != 0)
+    if (id->len != APIAUTH_KEY_ID_LEN
+        || ngx_memcmp(id->str, amcf->master_id, APIAUTH_KEY_ID_LEN) != 0)
     {
         ngx_log_error(NGX_LOG_ERR, link->log, 0,
                       "apiauth: master key mismatch: \"%V\" has id %*s, the "
                       "key store at \"%V\" was initialised with id %*s",
                       &amcf->master_file, (size_t) APIAUTH_KEY_ID_LEN,
                       amcf->master_id, &amcf->redis_text,
-                      ngx_min((size_t) reply->len, 64), reply->str);
-        ngx_http_apiauth_redis_drop(NULL);
+                      ngx_min((size_t) id->len, 64), id->str);
+        ngx_http_apiauth_redis_drop(link, NULL);
         return;
+    }
+
+    schema = (sv->type == REDIS_REPLY_STRING)
+             ? ngx_atoi((u_char *) sv->str, sv->len) : 1;
+
+    /* a layout we do not know is not read: a security check fails closed */
+
+    if (schema == NGX_ERROR || schema > APIAUTH_STORE_SCHEMA) {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "apiauth: the key store at \"%V\" has schema %*s, "
+                      "which this module (schema %d) cannot read: upgrade "
+                      "ngx_http_apiauth_module", &amcf->redis_text,
+                      ngx_min((size_t) sv->len, 32), sv->str,
+                      APIAUTH_STORE_SCHEMA);
+        ngx_http_apiauth_redis_drop(link, NULL);
+        return;
+    }
+
+    if (schema < APIAUTH_STORE_SCHEMA && link->ready) {
+        ngx_log_error(NGX_LOG_ERR, link->log, 0,
+                      "apiauth: the key store at \"%V\" has schema %i, "
+                      "without a change feed: key changes reach nginx only "
+                      "as cached keys age (ttl); run \"apiauth-ctl upgrade\"",
+                      &amcf->redis_text, schema);
     }
 
     if (link->connect_timer.timer_set) {
@@ -517,13 +571,17 @@ ngx_http_apiauth_redis_key_id(redisAsyncContext *ac, void *r, void *data)
 
     if (link->failed) {
         ngx_log_error(NGX_LOG_NOTICE, link->log, 0,
-                      "apiauth: connected to Redis at \"%V\"",
-                      &amcf->redis_text);
+                      "apiauth: connected to Redis at \"%V\" (%s link)",
+                      &amcf->redis_text, link->name);
     }
 
     link->state = NGX_HTTP_APIAUTH_REDIS_READY;
     link->failed = 0;
     link->backoff = NGX_HTTP_APIAUTH_BACKOFF_MIN;
+
+    if (link->ready) {
+        link->ready(link, link->data);
+    }
 }
 
 

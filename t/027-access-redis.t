@@ -344,12 +344,14 @@ $t->start_nginx;
 my @conns;
 eval {
     Apiauth::Test::wait_for('the workers\' Redis connections', 10, sub {
-        @conns = grep { /\bcmd=(hget|hgetall)\b/ }
+        @conns = grep { /\bcmd=(hmget|hgetall|xread)\b/ }
             split /\n/, $t->redis('CLIENT', 'LIST');
-        return @conns >= 2;
+        return (grep { /cmd=xread/ } @conns) >= 2;
     });
 };
-is(scalar @conns, 2, 'two workers, two Redis connections, with a proxy cache');
+is(scalar @conns, 4, 'two workers, each with a link for lookups and one '
+    . 'for the change feed, with a proxy cache')
+    or diag(join "\n", @conns);
 
 $t->finish;
 done_testing;
