@@ -31,6 +31,8 @@ sub new {
     pipe(my $ctl_r, my $ctl_w) or die "pipe: $!\n";
     my $pid = fork // die "fork: $!\n";
     if ($pid == 0) {
+        # not the test's handlers, which would tear the test down from here
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM PIPE);
         close $ctl_w;
         eval { _run($listen, $ctl_r, $t->port('redis'), \%o) };
         POSIX::_exit(0);
@@ -120,7 +122,8 @@ sub _run {
                 $sel->add($c, $s);
                 next;
             }
-            my $l = $links{ fileno $fh } or next;
+            # (a socket closed with its peer earlier in this round is gone)
+            my $l = defined fileno($fh) && $links{ fileno $fh } or next;
             my $n = sysread($fh, my $buf, 65536);
             unless ($n) { $drop->($l); next }
             if ($fh == $l->[0]) {
