@@ -321,14 +321,27 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
         return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
     }
 
-    /* the body's hash is 64 lowercase hex digits, nothing else */
+    /*
+     * the body's hash is 64 lowercase hex digits, or UNSIGNED-PAYLOAD,
+     * which says so as its absence does
+     */
+
+    ngx_str_null(&ctx->body_hash);
 
     if (sent->content_sha256) {
         hash = sent->content_sha256->value;
         ngx_http_apiauth_trim(&hash);
 
-        if (apiauth_hash_hex_check(hash.data, hash.len) != 0) {
+        if (hash.len == sizeof(APIAUTH_UNSIGNED_PAYLOAD) - 1
+            && ngx_strncmp(hash.data, APIAUTH_UNSIGNED_PAYLOAD, hash.len) == 0)
+        {
+            /* void */
+
+        } else if (apiauth_hash_hex_check(hash.data, hash.len) != 0) {
             return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+
+        } else {
+            ctx->body_hash = hash;
         }
     }
 

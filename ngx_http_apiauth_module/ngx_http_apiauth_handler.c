@@ -347,11 +347,23 @@ static ngx_int_t
 ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_loc_conf_t *alcf)
 {
+    ngx_int_t  rc;
+
     if (ctx->cred_reason == NGX_HTTP_APIAUTH_OK) {
         ctx->reason = ngx_http_apiauth_judge(r, ctx, alcf);
 
         if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
             ctx->reason = ngx_http_apiauth_replay(r, ctx, alcf);
+        }
+
+        /* the body last: only an admitted request has it read */
+
+        if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
+            rc = ngx_http_apiauth_body_check(r, ctx, alcf->body_hash,
+                                             &ctx->reason);
+            if (rc != NGX_OK) {
+                return rc;
+            }
         }
 
         /* a proven credential is real: refused or not, it stays here */

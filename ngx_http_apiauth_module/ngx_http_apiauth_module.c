@@ -72,6 +72,14 @@ static ngx_conf_enum_t  ngx_http_apiauth_modes[] = {
 
 
 /* the levels of limit_req_log_level */
+static ngx_conf_enum_t  ngx_http_apiauth_body_hashes[] = {
+    { ngx_string("off"), NGX_HTTP_APIAUTH_BODY_OFF },
+    { ngx_string("verify"), NGX_HTTP_APIAUTH_BODY_VERIFY },
+    { ngx_string("require"), NGX_HTTP_APIAUTH_BODY_REQUIRE },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_apiauth_log_levels[] = {
     { ngx_string("info"), NGX_LOG_INFO },
     { ngx_string("notice"), NGX_LOG_NOTICE },
@@ -160,6 +168,13 @@ static ngx_command_t  ngx_http_apiauth_commands[] = {
       offsetof(ngx_http_apiauth_loc_conf_t, hide),
       NULL },
 
+    { ngx_string("apiauth_body_hash"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, body_hash),
+      &ngx_http_apiauth_body_hashes },
+
       ngx_null_command
 };
 
@@ -226,7 +241,11 @@ ngx_http_apiauth_reason_t  ngx_http_apiauth_reasons[] = {
     ngx_http_apiauth_reason("scope_denied", "scope_denied",
                             NGX_HTTP_FORBIDDEN, "denied"),
     ngx_http_apiauth_reason("store_unavailable", "store_unavailable",
-                            NGX_HTTP_SERVICE_UNAVAILABLE, "error")
+                            NGX_HTTP_SERVICE_UNAVAILABLE, "error"),
+    ngx_http_apiauth_reason("body_hash_mismatch", "body_hash_mismatch",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("unsigned_body", "unsigned_body",
+                            NGX_HTTP_UNAUTHORIZED, "denied")
 };
 
 
@@ -438,6 +457,7 @@ ngx_http_apiauth_create_loc_conf(ngx_conf_t *cf)
     conf->replay = NGX_CONF_UNSET;
     conf->hide = NGX_CONF_UNSET;
     conf->log_level = NGX_CONF_UNSET_UINT;
+    conf->body_hash = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -456,6 +476,8 @@ ngx_http_apiauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->replay, prev->replay, 1);
     ngx_conf_merge_value(conf->hide, prev->hide, 1);
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_INFO);
+    ngx_conf_merge_uint_value(conf->body_hash, prev->body_hash,
+                              NGX_HTTP_APIAUTH_BODY_VERIFY);
 
     if (conf->app == NULL) {
         conf->app = prev->app;
@@ -1110,6 +1132,10 @@ ngx_http_apiauth_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_apiauth_admitted;
+
+    if (ngx_http_apiauth_body_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_http_apiauth_filter_init(cf);
 }

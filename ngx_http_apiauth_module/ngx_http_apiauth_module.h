@@ -50,6 +50,14 @@
 #define NGX_HTTP_APIAUTH_IP_NOT_ALLOWED         11
 #define NGX_HTTP_APIAUTH_SCOPE_DENIED           12
 #define NGX_HTTP_APIAUTH_STORE_UNAVAILABLE      13
+#define NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH     14
+#define NGX_HTTP_APIAUTH_UNSIGNED_BODY          15
+
+
+/* apiauth_body_hash */
+#define NGX_HTTP_APIAUTH_BODY_OFF        0
+#define NGX_HTTP_APIAUTH_BODY_VERIFY     1
+#define NGX_HTTP_APIAUTH_BODY_REQUIRE    2
 
 
 /* the request's progress through the handler; it survives re-entry */
@@ -133,6 +141,7 @@ typedef struct {
     ngx_flag_t                  replay;
     ngx_flag_t                  hide;
     ngx_uint_t                  log_level;      /* of refusals */
+    ngx_uint_t                  body_hash;
 } ngx_http_apiauth_loc_conf_t;
 
 
@@ -192,6 +201,7 @@ typedef struct {
     ngx_str_t                   nonce;
     time_t                      date_value;
     ngx_http_apiauth_nonce_id_t nonce_id;       /* where nonce_hashed */
+    ngx_str_t                   body_hash;      /* hex; empty: unsigned */
     apiauth_header_t           *headers;
     ngx_uint_t                  nheaders;
 
@@ -202,6 +212,11 @@ typedef struct {
 
     /* parked on a lookup */
     ngx_http_apiauth_waiter_t   waiter;
+
+    /* the body, hashed as it is read (ngx_http_apiauth_body.c) */
+    void                       *body_md;
+    ngx_uint_t                  body_reason;
+    ngx_uint_t                  body_state;
 
     /* the refusal page: set per location, read by the filters */
     unsigned                    refused:1;
@@ -239,6 +254,15 @@ void ngx_http_apiauth_credentials_decoy(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx);
 ngx_int_t ngx_http_apiauth_credentials_hide(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx);
+
+/*
+ * ngx_http_apiauth_body.c: NGX_OK with the body's verdict in *reason, or
+ * NGX_DONE while it is read (the phases run again once it is), or an HTTP
+ * status
+ */
+ngx_int_t ngx_http_apiauth_body_init(ngx_conf_t *cf);
+ngx_int_t ngx_http_apiauth_body_check(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_uint_t mode, ngx_uint_t *reason);
 
 /* ngx_http_apiauth_filter.c: the refusal page and its state */
 ngx_int_t ngx_http_apiauth_filter_init(ngx_conf_t *cf);

@@ -1,0 +1,252 @@
+
+/*
+ * Copyright (C) ngx_http_apiauth_module authors
+ *
+ * Signed bodies: the body nginx receives must hash to the signed
+ * X-Apiauth-Content-SHA256.  It is read only once every other check has
+ * admitted the request, so that an unauthenticated client makes nginx
+ * buffer or spool nothing, and a refusal goes out without a 100 Continue.
+ * It is hashed as it arrives, by a request body filter ahead of the one
+ * that writes temp files: in memory or on its way to disk, chunked or not,
+ * nothing is read back.  The access handler reads it as the mirror module
+ * does: NGX_DONE, and the body's post handler runs the phases again.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <openssl/evp.h>
+
+#include "ngx_http_apiauth_module.h"
+
+
+#define NGX_HTTP_APIAUTH_BODY_NEW      0
+#define NGX_HTTP_APIAUTH_BODY_READING  1
+#define NGX_HTTP_APIAUTH_BODY_JUDGED   2
+
+
+static ngx_int_t ngx_http_apiauth_body_read(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx);
+static void ngx_http_apiauth_body_handler(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_apiauth_body_verdict(ngx_http_apiauth_ctx_t *ctx);
+static ngx_int_t ngx_http_apiauth_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static void ngx_http_apiauth_body_cleanup(void *data);
+
+
+static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
+
+
+ngx_int_t
+ngx_http_apiauth_body_init(ngx_conf_t *cf)
+{
+    ngx_http_next_request_body_filter = ngx_http_top_request_body_filter;
+    ngx_http_top_request_body_filter = ngx_http_apiauth_body_filter;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_apiauth_body_check(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_uint_t mode, ngx_uint_t *reason)
+{
+    ngx_int_t   rc;
+    ngx_uint_t  has_body;
+
+    *reason = NGX_HTTP_APIAUTH_OK;
+
+    if (mode == NGX_HTTP_APIAUTH_BODY_OFF
+        || ctx->cred_type != NGX_HTTP_APIAUTH_SIGNATURE)
+    {
+        return NGX_OK;
+    }
+
+    switch (ctx->body_state) {
+
+    case NGX_HTTP_APIAUTH_BODY_JUDGED:
+        *reason = ctx->body_reason;
+        return NGX_OK;
+
+    case NGX_HTTP_APIAUTH_BODY_READING:
+        return NGX_DONE;
+    }
+
+    /* a chunked body may be empty: it counts as one until it is read */
+
+    has_body = r->headers_in.content_length_n > 0 || r->headers_in.chunked;
+
+    if (ctx->body_hash.len == 0) {
+        if (mode == NGX_HTTP_APIAUTH_BODY_REQUIRE && has_body) {
+            *reason = NGX_HTTP_APIAUTH_UNSIGNED_BODY;
+        }
+
+        return NGX_OK;
+    }
+
+    rc = ngx_http_apiauth_body_read(r, ctx);
+
+    if (rc == NGX_OK) {
+        *reason = ctx->body_reason;
+    }
+
+    return rc;
+}
+
+
+/* NGX_OK: judged already (ctx->body_reason); NGX_DONE: being read */
+
+static ngx_int_t
+ngx_http_apiauth_body_read(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx)
+{
+    ngx_int_t            rc;
+    EVP_MD_CTX          *md;
+    ngx_pool_cleanup_t  *cln;
+
+    /* read before, by another module, it went by unhashed */
+
+    if (r != r->main || r->request_body || r->discard_body) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "apiauth: the body of \"%V\" was read before its hash "
+                      "could be checked", &ctx->access_key);
+        ctx->body_reason = NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH;
+        ctx->body_state = NGX_HTTP_APIAUTH_BODY_JUDGED;
+        return NGX_OK;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_apiauth_body_cleanup;
+    cln->data = md;
+
+    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->body_md = md;
+    ctx->body_state = NGX_HTTP_APIAUTH_BODY_READING;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "apiauth: reading the body of \"%V\" to hash it",
+                   &ctx->access_key);
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_apiauth_body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    /* the count read_client_request_body() took: the post handler goes on */
+
+    ngx_http_finalize_request(r, NGX_DONE);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_apiauth_body_handler(ngx_http_request_t *r)
+{
+    ngx_http_apiauth_ctx_t  *ctx;
+
+    ctx = ngx_http_apiauth_get_ctx(r);
+
+    ctx->body_reason = ngx_http_apiauth_body_verdict(ctx);
+    ctx->body_state = NGX_HTTP_APIAUTH_BODY_JUDGED;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "apiauth: the body of \"%V\": %V", &ctx->access_key,
+                   &ngx_http_apiauth_reasons[ctx->body_reason].code);
+
+    /* the body is still there for proxy_pass and the rest */
+
+    r->preserve_body = 1;
+
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+}
+
+
+static ngx_uint_t
+ngx_http_apiauth_body_verdict(ngx_http_apiauth_ctx_t *ctx)
+{
+    u_char        hex[APIAUTH_SHA256_HEX_LEN];
+    u_char        digest[EVP_MAX_MD_SIZE];
+    unsigned int  len;
+
+    /* a buffer the filter could not hash left no digest context */
+
+    if (ctx->body_md == NULL
+        || EVP_DigestFinal_ex(ctx->body_md, digest, &len) != 1
+        || len != APIAUTH_SHA256_LEN)
+    {
+        return NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH;
+    }
+
+    ngx_hex_dump(hex, digest, APIAUTH_SHA256_LEN);
+
+    return apiauth_mac_compare(hex, sizeof(hex), ctx->body_hash.data,
+                               ctx->body_hash.len) == 0
+           ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH;
+}
+
+
+/*
+ * every request body passes here, hashed only when apiauth reads it; the
+ * filters below this one may write it to a temp file, this one sees it in
+ * memory
+ */
+
+static ngx_int_t
+ngx_http_apiauth_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t               *b;
+    ngx_chain_t             *cl;
+    ngx_http_apiauth_ctx_t  *ctx;
+
+    ctx = ngx_http_apiauth_get_ctx(r);
+
+    if (ctx == NULL || ctx->body_state != NGX_HTTP_APIAUTH_BODY_READING
+        || ctx->body_md == NULL)
+    {
+        return ngx_http_next_request_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (ngx_buf_size(b) == 0) {
+            continue;
+        }
+
+        if (!ngx_buf_in_memory(b)
+            || EVP_DigestUpdate(ctx->body_md, b->pos, b->last - b->pos) != 1)
+        {
+            /* not hashed, never admitted: the verdict is a mismatch */
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "apiauth: cannot hash the body of \"%V\"",
+                          &ctx->access_key);
+            ctx->body_md = NULL;
+            break;
+        }
+    }
+
+    return ngx_http_next_request_body_filter(r, in);
+}
+
+
+static void
+ngx_http_apiauth_body_cleanup(void *data)
+{
+    EVP_MD_CTX_free(data);
+}
