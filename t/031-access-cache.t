@@ -55,6 +55,7 @@ $t->write_nginx_conf(nginx_conf(
     server => "keepalive_requests 100000;\n"
         . 'location / { apiauth token; @@BACKEND@@ }'));
 $t->start_nginx;
+$t->wait_feeds(2);
 
 my $port = $t->port('http');
 my $s;

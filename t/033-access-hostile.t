@@ -80,6 +80,7 @@ EOF
     }
 EOF
 $t->start_nginx;
+$t->wait_feeds(1);
 
 my $port = $t->port('http');
 my $n = 0;

@@ -447,6 +447,16 @@ sub reload_nginx {
     });
 }
 
+# Waits until $n change feeds read the stream (a worker's feed, once it
+# found its place; the first one in a fresh zone starts a new generation of
+# the cache, so a test that counts lookups waits for it)
+sub wait_feeds {
+    my ($self, $n) = @_;
+    wait_for("$n change feed(s)", 10, sub {
+        $n <= grep { /\bcmd=xread\b/ } split /\n/, $self->redis('CLIENT', 'LIST');
+    });
+}
+
 sub stop_nginx {
     my ($self) = @_;
     $self->stop_pid('nginx', 'QUIT');
