@@ -83,7 +83,22 @@ for my $shell (qw(dash bash)) {
         . 'the programs it ran');
 }
 
-my ($rc, $out) = run(cmd => ['dash', "$docs/apiauth-curl.sh", $url],
+write_file("$dir/order.json", '{"item":"book","qty":2}');
+my ($rc, $out) = run(cmd => ['dash', "$docs/apiauth-curl.sh",
+    "http://127.0.0.1:$port/api/orders"],
+    APIAUTH_ACCESS_KEY => 'Clients00001', APIAUTH_SECRET => $secret,
+    APIAUTH_BODY_FILE => "$dir/order.json");
+is_deeply([$rc, $out], [0, "backend POST /api/orders\n"],
+    'apiauth-curl.sh with APIAUTH_BODY_FILE: a POST with its body hash '
+    . 'signed, admitted');
+($rc, $out) = run(cmd => ['dash', "$docs/apiauth-curl.sh", $url],
+    APIAUTH_ACCESS_KEY => 'Clients00001', APIAUTH_SECRET => $secret,
+    APIAUTH_BODY_FILE => "$dir/no-such-file");
+is_deeply([$rc, $out], [2, "apiauth-curl.sh: cannot read APIAUTH_BODY_FILE "
+    . "\"$dir/no-such-file\"\n"], 'apiauth-curl.sh with a body file it '
+    . 'cannot read: exit 2, says why');
+
+($rc, $out) = run(cmd => ['dash', "$docs/apiauth-curl.sh", $url],
     APIAUTH_ACCESS_KEY => 'Clients00001', APIAUTH_SECRET => 'f' x 64);
 like($out, qr/"reason":"invalid_credentials"/,
     'apiauth-curl.sh with a wrong secret: refused');
@@ -141,21 +156,28 @@ my %py = map { /^(\S+) (.*)$/ ? ($1, $2) : () } split /\n/, $out;
 is($py{ $_->{name} }, $_->{authorization},
     "apiauth_client.py reproduces vector $_->{name}") for @$vectors;
 
-# the shell client over the GETs of host, date and nonce alone, the only
-# requests it signs, through a curl that prints what it was given
+# the shell client over the requests it signs (host, date and nonce, and a
+# body's hash), through a curl that prints what it was given
 write_file("$dir/shims/print/curl", "#!/bin/sh\nprintf '%s\\n' \"\$@\"\n")
     if mkdir "$dir/shims/print";
 chmod 0755, "$dir/shims/print/curl";
-for my $v (grep { $_->{method} eq 'GET' && @{ $_->{headers} } == 3 }
-    @$vectors)
+my %shell_signs = map { $_ => 1 } qw(host x-apiauth-date x-apiauth-nonce
+    x-apiauth-content-sha256);
+for my $v (grep { my $v = $_;
+        !grep { !$shell_signs{ lc $_->[0] } } @{ $v->{headers} } } @$vectors)
 {
     my %vh = map { lc $_->[0] => $_->[1] } @{ $v->{headers} };
+    my %body = (APIAUTH_METHOD => $v->{method});
+    if (defined $v->{body}) {
+        write_file("$dir/vector.body", $v->{body});
+        $body{APIAUTH_BODY_FILE} = "$dir/vector.body";
+    }
     my ($rc, $out) = run(cmd => ['dash', "$docs/apiauth-curl.sh",
         "http://$vh{host}$v->{target}"],
         PATH => "$dir/shims/print:$ENV{PATH}",
         APIAUTH_ACCESS_KEY => $v->{access_key},
         APIAUTH_SECRET => $v->{secret}, APIAUTH_DATE => $vh{'x-apiauth-date'},
-        APIAUTH_NONCE => $vh{'x-apiauth-nonce'});
+        APIAUTH_NONCE => $vh{'x-apiauth-nonce'}, %body);
     my ($auth) = $out =~ /^Authorization: (.*)$/m;
     is($auth, $v->{authorization},
         "apiauth-curl.sh reproduces vector $v->{name}");

@@ -1,7 +1,11 @@
 #!/bin/sh
-# Signs a GET request with curl and openssl, as docs/signature.md describes.
+# Signs a request with curl and openssl, as docs/signature.md describes.
 #
 #   APIAUTH_ACCESS_KEY=AK APIAUTH_SECRET=S apiauth-curl.sh http://host:port/path [curl options]
+#
+# A GET; with APIAUTH_BODY_FILE=FILE, a POST (APIAUTH_METHOD=PUT, ... for
+# another method) of the file's bytes, their SHA-256 signed as
+# X-Apiauth-Content-SHA256.
 #
 # The path and query are sent as given and signed in their canonical form
 # (percent-encoding normalised, parameters sorted), as docs/signature.md
@@ -101,11 +105,33 @@ canonical_query() {
 
 date=${APIAUTH_DATE:-$(date +%s)}
 nonce=${APIAUTH_NONCE:-$(openssl rand -hex 16)}
-signed="host;x-apiauth-date;x-apiauth-nonce"
+method=${APIAUTH_METHOD:-GET}
+body=${APIAUTH_BODY_FILE:-}
 
-creq=$(printf 'GET\n%s\n%s\nhost:%s\nx-apiauth-date:%s\nx-apiauth-nonce:%s\n%s\nUNSIGNED-PAYLOAD' \
-    "$(canonical_path "$path")" "$(canonical_query "$query")" "$host" "$date" \
-    "$nonce" "$signed")
+# the body's hash is a signed header, and the canonical request's payload
+if [ -n "$body" ]; then
+    [ -f "$body" ] && [ -r "$body" ] || {
+        echo "apiauth-curl.sh: cannot read APIAUTH_BODY_FILE \"$body\"" >&2
+        exit 2
+    }
+    method=${APIAUTH_METHOD:-POST}
+    payload=$(openssl dgst -sha256 -hex < "$body" | sed 's/^.* //')
+    signed="host;x-apiauth-content-sha256;x-apiauth-date;x-apiauth-nonce"
+    headers=$(printf 'host:%s\nx-apiauth-content-sha256:%s\nx-apiauth-date:%s\nx-apiauth-nonce:%s' \
+        "$host" "$payload" "$date" "$nonce")
+    set -- "$@" -X "$method" -H "X-Apiauth-Content-SHA256: $payload" \
+        --data-binary "@$body"
+else
+    payload=UNSIGNED-PAYLOAD
+    signed="host;x-apiauth-date;x-apiauth-nonce"
+    headers=$(printf 'host:%s\nx-apiauth-date:%s\nx-apiauth-nonce:%s' \
+        "$host" "$date" "$nonce")
+    set -- "$@" -X "$method"
+fi
+
+creq=$(printf '%s\n%s\n%s\n%s\n%s\n%s' "$method" \
+    "$(canonical_path "$path")" "$(canonical_query "$query")" "$headers" \
+    "$signed" "$payload")
 hash=$(printf '%s' "$creq" | openssl dgst -sha256 -hex | sed 's/^.* //')
 sts=$(printf 'APIAUTH-HMAC-SHA256\n%s\n%s\n%s' "$date" "$nonce" "$hash")
 
