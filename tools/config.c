@@ -35,13 +35,6 @@ static const char  config_help[] =
     "there and refuses growth.\n";
 
 
-static const struct option  config_options[] = {
-    { "json", no_argument, NULL, 'J' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 }
-};
-
-
 static const ctl_cmd_t  config_cmds[] = {
     { "show", config_show },
     { "set", config_set },
@@ -95,15 +88,9 @@ config_count(const char *index)
 static int
 config_show(int argc, char **argv)
 {
-    int        opt;
     long long  max_keys, max_ips, keys, ifs;
 
-    while ((opt = getopt_long(argc, argv, ":h", config_options, NULL)) != -1)
-    {
-        ctl_common_opt(opt, argv, config_help);
-    }
-
-    if (optind != argc) {
+    if (ctl_common_args(argc, argv, config_help) != argc) {
         ctl_fail(CTL_EXIT_USAGE, "\"config show\" takes no arguments");
     }
 
@@ -146,32 +133,29 @@ config_show(int argc, char **argv)
 static int
 config_set(int argc, char **argv)
 {
-    int          opt;
+    int          first;
     char         buf[32];
     long long    v, keys;
     const char  *name;
     redisReply  *r;
 
-    while ((opt = getopt_long(argc, argv, ":h", config_options, NULL)) != -1)
-    {
-        ctl_common_opt(opt, argv, config_help);
-    }
+    first = ctl_common_args(argc, argv, config_help);
 
-    if (argc - optind != 2) {
+    if (argc - first != 2) {
         ctl_fail(CTL_EXIT_USAGE, "\"config set\" takes NAME and VALUE; see "
                  "\"apiauth-ctl config --help\"");
     }
 
-    name = argv[optind];
+    name = argv[first];
 
     if (strcmp(name, "max_keys") != 0 && strcmp(name, "max_ips") != 0) {
         ctl_fail(CTL_EXIT_USAGE, "unknown setting \"%s\": use max_keys or "
                  "max_ips", name);
     }
 
-    if (ctl_parse_uint(argv[optind + 1], CONFIG_MAX, &v) != 0 || v == 0) {
+    if (ctl_parse_uint(argv[first + 1], CONFIG_MAX, &v) != 0 || v == 0) {
         ctl_fail(CTL_EXIT_USAGE, "invalid %s \"%s\": use a number from 1 to "
-                 "%lld", name, argv[optind + 1],
+                 "%lld", name, argv[first + 1],
                  strcmp(name, "max_ips") == 0 ? APIAUTH_IPS_MAX : CONFIG_MAX);
     }
 
@@ -180,7 +164,7 @@ config_set(int argc, char **argv)
     if (strcmp(name, "max_ips") == 0 && v > APIAUTH_IPS_MAX) {
         ctl_fail(CTL_EXIT_USAGE, "invalid max_ips \"%s\": the module reads "
                  "at most %d whitelist entries; use a number from 1 to %d",
-                 argv[optind + 1], APIAUTH_IPS_MAX, APIAUTH_IPS_MAX);
+                 argv[first + 1], APIAUTH_IPS_MAX, APIAUTH_IPS_MAX);
     }
 
     ctl_redis_connect();

@@ -105,6 +105,7 @@ void ctl_gen_salt(char *out);
 int ctl_parse_uint(const char *s, long long max, long long *v);
 void ctl_help_exit(const char *text) __attribute__((noreturn));
 int ctl_common_opt(int opt, char **argv, const char *help);
+int ctl_common_args(int argc, char **argv, const char *help);
 
 /* master.c */
 void ctl_master_load(void);

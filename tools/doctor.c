@@ -441,22 +441,10 @@ doctor_records(void)
 int
 do_doctor(int argc, char **argv)
 {
-    int          opt, worst;
+    int          worst;
     struct stat  st;
 
-    static const struct option  options[] = {
-        { "json", no_argument, NULL, 'J' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-
-    optind = 0;
-
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        ctl_common_opt(opt, argv, doctor_help);
-    }
-
-    if (optind != argc) {
+    if (ctl_common_args(argc, argv, doctor_help) != argc) {
         ctl_fail(CTL_EXIT_USAGE, "\"doctor\" takes no arguments");
     }
 

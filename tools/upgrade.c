@@ -29,24 +29,12 @@ static const char  upgrade_help[] =
 int
 do_upgrade(int argc, char **argv)
 {
-    int          opt, upgraded;
+    int          upgraded;
     char         from[32];
     long long    v;
     redisReply  *r;
 
-    static const struct option  options[] = {
-        { "json", no_argument, NULL, 'J' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-
-    optind = 0;
-
-    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
-        ctl_common_opt(opt, argv, upgrade_help);
-    }
-
-    if (optind != argc) {
+    if (ctl_common_args(argc, argv, upgrade_help) != argc) {
         ctl_fail(CTL_EXIT_USAGE, "\"upgrade\" takes no arguments");
     }
 

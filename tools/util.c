@@ -170,6 +170,32 @@ ctl_common_opt(int opt, char **argv, const char *help)
 }
 
 
+/*
+ * a command with no options of its own, --json and --help only; returns
+ * the index of its first argument
+ */
+
+int
+ctl_common_args(int argc, char **argv, const char *help)
+{
+    int  opt;
+
+    static const struct option  options[] = {
+        { "json", no_argument, NULL, 'J' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+
+    optind = 0;
+
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        ctl_common_opt(opt, argv, help);
+    }
+
+    return optind;
+}
+
+
 /* up to max, which may be LLONG_MAX: the check comes before the overflow */
 
 int
