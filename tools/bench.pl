@@ -16,11 +16,19 @@
 # its pairs, so that a burst of the shared host's load does not decide it.
 # Three rounds, and the medians.  Any non-2xx answer fails the bench.
 #
+# Two parts time the change feed with two workers and no pinning: "feed",
+# how long after apiauth-ctl disables a cached key nginx first refuses it
+# (asked back to back from the tool's exit), and "idle", what the feed's
+# blocked reads cost workers that serve nothing, against the same nginx
+# without the module.
+#
 # Environment: APIAUTH_BUILD (build dir), BENCH_ROUNDS (3), BENCH_PAIRS
 # (40 paced, a fifth of that flat out), BENCH_PERIOD_MS (500), BENCH_SCALE_KEYS
-# (1000000), BENCH_HOT_KEYS (100000), BENCH_PARTS (pairs,timing,scale; add
-# "harness" for a row without apiauth against its twin: the harness's own
-# bias), BENCH_TIMING_REQUESTS (5000 of each kind), BENCH_PACE_MS (2),
+# (1000000), BENCH_HOT_KEYS (100000), BENCH_PARTS (pairs,timing,scale,feed,
+# idle; add "harness" for a row without apiauth against its twin: the
+# harness's own bias), BENCH_TIMING_REQUESTS (5000 of each kind),
+# BENCH_FEED_CHANGES (100 keys, each disabled once), BENCH_IDLE_SECS (10
+# with the module, as many without), BENCH_PACE_MS (2),
 # BENCH_PERF=1 (perf records the worker through
 # each paced run, and each row gets a report of what it spends more on, per
 # request, than its twin, from the samples of the counted periods).
@@ -48,8 +56,10 @@ my $HOT = $ENV{BENCH_HOT_KEYS} // 100_000;
 my $CONNS = 50;
 my $PERF = $ENV{BENCH_PERF};
 my $PACE = $ENV{BENCH_PACE_MS} // 2;
-my $PARTS = $ENV{BENCH_PARTS} // 'pairs,timing,scale';
+my $PARTS = $ENV{BENCH_PARTS} // 'pairs,timing,scale,feed,idle';
 my $TIMING = $ENV{BENCH_TIMING_REQUESTS} // 5000;
+my $CHANGES = $ENV{BENCH_FEED_CHANGES} // 100;
+my $IDLE = $ENV{BENCH_IDLE_SECS} // 10;
 
 my $t = Apiauth::Test->new;
 my $dir = $t->dir;
@@ -94,7 +104,8 @@ write_file("$dir/token.req", "GET /token/orders HTTP/1.1\r\n"
 write_file("$dir/off.req", "GET /off/orders HTTP/1.1\r\n"
     . "Host: a.bench\r\nAuthorization: Bearer $AK.$SECRET\r\n\r\n");
 
-my (%runs, @failures, $rate);
+# limits judged in the summary besides the ratios: name, value, limit
+my (%runs, @failures, $rate, @limits);
 
 for my $round ($PARTS =~ /pairs/ ? (1 .. $ROUNDS) : ()) {
     print "\n# round $round\n";
@@ -136,6 +147,9 @@ for my $round ($PARTS =~ /pairs/ ? (1 .. $ROUNDS) : ()) {
 
 timing() if $PARTS =~ /timing/;
 scale() if $PARTS =~ /scale/;
+# after scale: its key list counts the keys, and these add some
+feed() if $PARTS =~ /feed/;
+idle() if $PARTS =~ /idle/;
 
 summary();
 
@@ -489,6 +503,14 @@ sub summary {
         push @failures, sprintf('%s: median ratio %.3f > %.2f',
             substr($name, 7), $m, $target) unless $ok;
     }
+    for (@limits) {
+        my ($name, $v, $limit) = @$_;
+        my $ok = $v < $limit;
+        printf "  %-68s %6.1f  < %g %s\n", $name, $v, $limit,
+            $ok ? 'ok' : 'MISSED';
+        push @failures, sprintf('%s: %.1f, not under %g', $name, $v, $limit)
+            unless $ok;
+    }
 }
 
 # requests for /sig/orders, each with its own nonce, of the keys in turn
@@ -545,7 +567,8 @@ sub big_signed {
         . "Authorization: $auth\r\n\r\n";
 }
 
-# seconds for one request on a kept connection, and its status
+# seconds for one request on a kept connection, its status, and the
+# response
 sub round_trip {
     my ($s, $raw) = @_;
     my $t0 = clock_gettime(CLOCK_MONOTONIC);
@@ -558,7 +581,7 @@ sub round_trip {
     }
     my $secs = clock_gettime(CLOCK_MONOTONIC) - $t0;
     my ($status) = $buf =~ m{^HTTP/1\.1 (\d+)};
-    return ($secs, $status);
+    return ($secs, $status, $buf);
 }
 
 # a known key with a wrong secret (bad_signature) and an accessKey that
@@ -629,18 +652,19 @@ sub master_bytes {
     return pack 'H*', $m;
 }
 
-sub scale_ak { sprintf 'Scale%07d', $_[0] }
+# the scale part's keys, or another part's under its own prefix
+sub scale_ak { sprintf '%s%07d', $_[1] // 'Scale', $_[0] }
 sub scale_salt { sprintf '%032x', $_[0] }
 
 sub scale_secret {
-    my ($master, $i) = @_;
-    return hmac_sha256_hex("apiauth-secret-v1\0" . scale_ak($i) . "\0"
-        . scale_salt($i), $master);
+    my ($master, $i, $prefix) = @_;
+    return hmac_sha256_hex("apiauth-secret-v1\0" . scale_ak($i, $prefix)
+        . "\0" . scale_salt($i), $master);
 }
 
 # the layout apiauth-ctl writes (docs/keys.md), pipelined into redis-cli
 sub load_keys {
-    my ($n) = @_;
+    my ($n, $prefix) = @_;
     open my $pipe, '|-', 'redis-cli', '-p', $t->port('redis'), '--pipe'
         or die "redis-cli: $!\n";
     my $cmd = sub {
@@ -649,8 +673,9 @@ sub load_keys {
         return $r;
     };
     for my $i (1 .. $n) {
-        my $ak = scale_ak($i);
-        print $pipe $cmd->('HSET', "{apiauth}:key:$ak", 'name', "scale $i",
+        my $ak = scale_ak($i, $prefix);
+        print $pipe $cmd->('HSET', "{apiauth}:key:$ak", 'name',
+            lc($prefix // 'scale') . " $i",
             'description', '', 'salt', scale_salt($i), 'status', 'enabled',
             'created', '1764000000', 'updated', '1764000000', 'apps', '*',
             'interfaces', '*', 'ips', ''),
@@ -820,4 +845,249 @@ sub capacity {
 
     # wrk's own connections end with the run; no more to measure
     @failures = grep { !/wrk saw errors/ || !/fill/ } @failures;
+}
+
+###############################################################################
+# feed: how soon nginx enforces a change made with apiauth-ctl, and what
+# the change feed costs workers that serve nothing
+
+# two workers and an hour's cache, so that only the feed can end a cached
+# key; with $plain, the same nginx without the module and its directives
+sub write_feed_conf {
+    my ($plain) = @_;
+    my $apiauth = $plain ? '' : <<'EOF';
+    apiauth_redis 127.0.0.1:%%REDIS_PORT%%;
+    apiauth_master_key %%MASTER_KEY%%;
+    apiauth_cache zone=feed_cache:16m ttl=1h;
+EOF
+    my $token = $plain ? '' : 'apiauth token;';
+    my $conf = $t->write_nginx_conf(<<"EOF");
+%%MAIN%%
+worker_processes 2;
+events { worker_connections 1024; }
+http {
+    %%HTTP%%
+    access_log off;
+    keepalive_requests 1000000;
+$apiauth
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location /token/ { $token empty_gif; }
+    }
+}
+EOF
+    return unless $plain;
+    my $text = $t->read_file('nginx.conf');
+    $text =~ s/^load_module .*\n//m or die "no load_module in $conf\n";
+    write_file($conf, $text);
+}
+
+# nginx of write_feed_conf() in place of the running one; its workers,
+# once both of them read the stream (with the module: a fresh zone's first
+# feed starts a new generation of the cache, which must come before the
+# keys are cached)
+sub start_feed_nginx {
+    my ($plain) = @_;
+    $t->stop_nginx;
+    write_feed_conf($plain);
+    $t->start_nginx;
+    my @w;
+    Apiauth::Test::wait_for('two nginx workers', 10,
+        sub { (@w = $t->worker_pids) == 2 });
+    $t->wait_feeds(2) unless $plain;
+    return @w;
+}
+
+sub connect_http {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+        Proto => 'tcp') or die "connect: $!\n";
+    setsockopt($s, IPPROTO_TCP, TCP_NODELAY, 1) or die "TCP_NODELAY: $!\n";
+    return $s;
+}
+
+# apiauth-ctl as an operator runs it, a process of its own: when it was
+# started and when it had exited, by the monotonic clock; any failure ends
+# the bench
+sub run_ctl {
+    my (@args) = @_;
+    my %env = $t->ctl_env;
+    my $t0 = clock_gettime(CLOCK_MONOTONIC);
+    my $pid = fork // die "fork: $!\n";
+    if ($pid == 0) {
+        @ENV{keys %env} = values %env;
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        open STDERR, '>', "$dir/ctl.err";
+        exec "$Apiauth::Test::BUILD/apiauth-ctl", @args or POSIX::_exit(127);
+    }
+    waitpid($pid, 0) == $pid or die "waitpid: $!\n";
+    my $t1 = clock_gettime(CLOCK_MONOTONIC);
+    die "apiauth-ctl @args: exit " . ($? >> 8) . ', signal ' . ($? & 127)
+        . ': ' . $t->read_file('ctl.err') if $?;
+    return ($t0, $t1);
+}
+
+# each key cached, then disabled with apiauth-ctl and asked for back to
+# back on a keepalive connection (opened before, and admitted once on it)
+# until the first refusal: the time from the tool's exit to that refusal's
+# response.  Before each change, the floor of the method: the same key's
+# first answer (admitted, from the cache) after a run of the tool that
+# changes nothing (key show), which costs what any run costs the bench (its
+# fork's copy-on-write faults among them) and the host (a wake-up).
+sub feed {
+    my $master = master_bytes();
+    my @keys = map { [ scale_ak($_, 'Feed'),
+        "GET /token/orders HTTP/1.1\r\nHost: a.bench\r\nAuthorization: "
+        . 'Bearer ' . scale_ak($_, 'Feed') . '.'
+        . scale_secret($master, $_, 'Feed') . "\r\n\r\n" ] } 1 .. $CHANGES;
+
+    print "\n# feed: $CHANGES keys cached (ttl=1h) by nginx of 2 workers, "
+        . "each disabled with apiauth-ctl, then asked for back to back on a "
+        . "keepalive connection until refused\n";
+
+    load_keys($CHANGES, 'Feed');
+    start_feed_nginx();
+
+    # warm: each key looked up once, and then from the cache only
+    for my $pass (1, 2) {
+        my $n0 = lookups();
+        my $s = connect_http();
+        for my $k (@keys) {
+            my (undef, $status) = round_trip($s, $k->[1]);
+            die "feed: $k->[0] answered $status while warming\n"
+                unless $status == 200;
+        }
+        close $s;
+        my $n = lookups() - $n0;
+        die "feed: $n lookups of $CHANGES keys in warming pass $pass\n"
+            if $n != ($pass == 1 ? $CHANGES : 0);
+    }
+
+    my (@lat, @tool, @asked, @floor);
+    for my $k (@keys) {
+        my $s = connect_http();
+        my (undef, $status) = round_trip($s, $k->[1]);
+        die "feed: $k->[0] answered $status before its change\n"
+            unless $status == 200;
+
+        my (undef, $s1) = run_ctl('key', 'show', $k->[0]);
+        (undef, $status) = round_trip($s, $k->[1]);
+        push @floor, clock_gettime(CLOCK_MONOTONIC) - $s1;
+        die "feed: $k->[0] answered $status after key show\n"
+            unless $status == 200;
+
+        my ($t0, $t1) = run_ctl('key', 'disable', $k->[0]);
+        my ($n, $t2) = (0);
+        while (1) {
+            my (undef, $status, $buf) = round_trip($s, $k->[1]);
+            $t2 = clock_gettime(CLOCK_MONOTONIC);
+            $n++;
+            if ($status == 403) {
+                die "feed: $k->[0] refused, but not as disabled:\n$buf\n"
+                    unless $buf =~ /disabled_key/;
+                last;
+            }
+            die "feed: $k->[0] answered $status after its change:\n$buf\n"
+                unless $status == 200;
+            die "feed: $k->[0] still admitted 5 s after it was disabled\n"
+                if $t2 - $t1 > 5;
+        }
+        close $s;
+        push @lat, $t2 - $t1;
+        push @tool, $t1 - $t0;
+        push @asked, $n;
+    }
+
+    my ($p50, $p99, $max) = map { 1000 * percentile($_, @lat) } 50, 99, 100;
+    printf "invalidation, apiauth-ctl's exit to the first refusal: p50 %.1f "
+        . "ms, p99 %.1f ms, max %.1f ms  (target p99 < 50 ms)\n",
+        $p50, $p99, $max;
+    printf "the floor, a cached key's first answer after apiauth-ctl key "
+        . "show: p50 %.1f ms, p99 %.1f ms\n", 1000 * percentile(50, @floor),
+        1000 * percentile(99, @floor);
+    printf "apiauth-ctl key disable itself (fork to exit): p50 %.1f ms; "
+        . "requests until the refusal: p50 %d, max %d\n",
+        1000 * percentile(50, @tool), percentile(50, @asked),
+        percentile(100, @asked);
+    push @limits, [ 'feed: invalidation p99, ms (apiauth-ctl exit to refusal)',
+        $p99, 50 ];
+}
+
+sub xreads {
+    my $info = $t->redis('INFO', 'commandstats');
+    return $info =~ /^cmdstat_xread:calls=(\d+)/m ? $1 : 0;
+}
+
+sub redis_cpu {
+    return redis_info('cpu', 'used_cpu_sys')
+        + redis_info('cpu', 'used_cpu_user');
+}
+
+# nanoseconds a process ran and the times it was put on a CPU (its
+# wake-ups, for a process that sleeps between them)
+sub sched {
+    my ($pid) = @_;
+    open my $f, '<', "/proc/$pid/schedstat" or die "worker $pid: $!\n";
+    my ($ns, undef, $slices) = split ' ', <$f>;
+    return ($ns, $slices);
+}
+
+# nginx of two workers and no traffic, with the module (each worker's
+# feed blocked in XREAD, answered every second) and without it: each
+# worker's CPU time over the window and its wake-ups, Redis's CPU time,
+# and the XREADs it served.  Beside nginx without the module, for scale, a
+# process that does nothing but sleep a second at a time: what waking up
+# once a second costs on this host.
+sub idle {
+    print "\n# idle: nginx of 2 workers, no traffic for ${IDLE}s, with "
+        . "apiauth (the feed reading) and without the module\n";
+    printf "%-30s %26s %12s %12s %10s\n", 'nginx', 'worker CPU us/s',
+        'wake-ups/s', 'Redis us/s', 'XREAD/s';
+
+    my (%mean, $sleeper);
+    for my $plain (0, 1) {
+        my @w = start_feed_nginx($plain);
+        # stopped with the harness's processes if the bench dies, and
+        # done by itself a little after the window anyway
+        if ($plain) {
+            $sleeper = fork // die "fork: $!\n";
+            exec 'perl', '-e', 'select undef, undef, undef, 1 for 1 .. shift',
+                $IDLE + 3 or POSIX::_exit(127) unless $sleeper;
+            $t->{pids}{sleeper} = $sleeper;
+        }
+        sleep 1;
+        my $s0 = $plain && [ sched($sleeper) ];
+        my @c0 = map { [ sched($_) ] } @w;
+        my ($r0, $x0, $w0) = (redis_cpu(), xreads(),
+                              clock_gettime(CLOCK_MONOTONIC));
+        sleep $IDLE;
+        my @c1 = map { [ sched($_) ] } @w;
+        my ($r1, $x1, $w1) = (redis_cpu(), xreads(),
+                              clock_gettime(CLOCK_MONOTONIC));
+        my $s1 = $plain && [ sched($sleeper) ];
+        my $secs = $w1 - $w0;
+
+        my @us = map { ($c1[$_][0] - $c0[$_][0]) / 1000 / $secs } 0 .. $#w;
+        my $mean = 0;
+        $mean += $_ / @us for @us;
+        $mean{$plain} = $mean;
+        my $wakes = 0;
+        $wakes += ($c1[$_][1] - $c0[$_][1]) / $secs / @w for 0 .. $#w;
+        printf "%-30s %26s %12.1f %12.1f %10.2f\n",
+            $plain ? 'without the module' : 'apiauth, the feed reading',
+            sprintf('%s (mean %.1f)',
+                join(' ', map { sprintf '%.1f', $_ } @us), $mean),
+            $wakes, ($r1 - $r0) * 1e6 / $secs, ($x1 - $x0) / $secs;
+        if ($plain) {
+            $t->stop_pid('sleeper', 'TERM');
+            printf "%-30s %26.1f %12.1f %12s %10s\n",
+                'a process sleeping 1s at a time',
+                ($s1->[0] - $s0->[0]) / 1000 / $secs,
+                ($s1->[1] - $s0->[1]) / $secs, '-', '-';
+        }
+        die "idle: XREADs without the module\n" if $plain && $x1 != $x0;
+        die "idle: no XREAD with the module\n" if !$plain && $x1 == $x0;
+    }
+    printf "the feed's idle cost: %+.1f us of CPU a second per worker\n",
+        $mean{0} - $mean{1};
 }
