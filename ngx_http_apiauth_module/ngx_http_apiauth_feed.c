@@ -23,9 +23,15 @@
 #include "ngx_http_apiauth_module.h"
 
 
-#define NGX_HTTP_APIAUTH_FEED_BLOCK   1000         /* ms */
-#define NGX_HTTP_APIAUTH_FEED_RETRY   1000         /* ms, after an error */
-#define NGX_HTTP_APIAUTH_FEED_COUNT   "128"
+#define NGX_HTTP_APIAUTH_FEED_BLOCK      1000      /* ms */
+#define NGX_HTTP_APIAUTH_FEED_COUNT      "128"
+
+/*
+ * after an error reply, doubling while they go on: an ACL without XREAD
+ * is logged twice a minute, not every second
+ */
+#define NGX_HTTP_APIAUTH_FEED_RETRY      1000      /* ms */
+#define NGX_HTTP_APIAUTH_FEED_RETRY_MAX  30000
 
 /* "ms-seq", two 64-bit numbers */
 #define NGX_HTTP_APIAUTH_FEED_ID_LEN  (2 * NGX_INT64_LEN + 1)
@@ -38,6 +44,7 @@ typedef struct {
     ngx_http_apiauth_feed_id_t      pos;        /* the last entry applied */
     ngx_http_apiauth_redis_cmd_t    cmd;
     ngx_event_t                     retry;
+    ngx_msec_t                      retry_after;
     ngx_uint_t                      busy;       /* cmd is out */
     ngx_uint_t                      exiting;
 } ngx_http_apiauth_feed_t;
@@ -85,6 +92,7 @@ ngx_http_apiauth_feed_init(ngx_cycle_t *cycle,
     feed->retry.log = cycle->log;
     feed->retry.data = feed;
     feed->retry.cancelable = 1;
+    feed->retry_after = NGX_HTTP_APIAUTH_FEED_RETRY;
 
     /* a blocked read must not hold a graceful exit back */
 
@@ -346,6 +354,8 @@ ngx_http_apiauth_feed_entries(ngx_http_apiauth_redis_cmd_t *cmd,
         return;
     }
 
+    feed->retry_after = NGX_HTTP_APIAUTH_FEED_RETRY;
+
     if (reply->type == REDIS_REPLY_NIL) {
         ngx_http_apiauth_feed_read();
         return;
@@ -496,9 +506,14 @@ ngx_http_apiauth_feed_later(void)
 {
     ngx_http_apiauth_feed_t  *feed = &ngx_http_apiauth_feed;
 
-    if (!feed->exiting && !feed->retry.timer_set) {
-        ngx_add_timer(&feed->retry, NGX_HTTP_APIAUTH_FEED_RETRY);
+    if (feed->exiting || feed->retry.timer_set) {
+        return;
     }
+
+    ngx_add_timer(&feed->retry, feed->retry_after);
+
+    feed->retry_after = ngx_min(2 * feed->retry_after,
+                                NGX_HTTP_APIAUTH_FEED_RETRY_MAX);
 }
 
 

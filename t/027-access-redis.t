@@ -28,7 +28,7 @@ $t->init_store;
 
 my %k;
 for (qw(warm recover down restart loading noauth late wrongpw rightpw user
-    mismatch ips stale))
+    mismatch ips stale noxread))
 {
     $k{$_} = $t->create_key('--name', "key $_", '--access-key',
         sprintf('%sKey0001', ucfirst));
@@ -303,6 +303,23 @@ expect_ok($t, $r, $k{wrongpw}, 'the right password_file');
 restart_nginx("user=nginxuser password_file=$dir/user.pw");
 $r = until_admitted($k{user}, 3);
 expect_ok($t, $r, $k{user}, 'user= with its password_file (an ACL user)');
+
+# a user that may not read the change stream: keys are served, and the
+# refusal is logged after 1 s, 2 s, 4 s... (not every second)
+$t->redis('ACL', 'SETUSER', 'noxread', 'on', '>nx-pw', '~*', '&*', '+@all',
+    '-xread');
+write_file("$dir/nx.pw", "nx-pw\n");
+my $log0 = length $t->read_file('error.log');
+restart_nginx("user=noxread password_file=$dir/nx.pw");
+my $started = time;
+$r = until_admitted($k{noxread}, 3);
+expect_ok($t, $r, $k{noxread}, 'a user that may not XREAD: keys are served');
+sleep(4.5 - (time - $started)) if time - $started < 4.5;
+my @nox = grep { /refused XREAD of the change feed: NOPERM/ }
+    split /\n/, substr($t->read_file('error.log'), $log0);
+ok(@nox >= 2 && @nox <= 3, sprintf 'its feed refused %d times in 4.5 s: '
+    . 'tried again after 1 s, then 2 s, ...', scalar @nox)
+    or diag(join "\n", @nox);
 
 ###############################################################################
 # a master key other than the store's
