@@ -30,6 +30,8 @@
 static ngx_int_t ngx_http_apiauth_body_read(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx);
 static void ngx_http_apiauth_body_handler(ngx_http_request_t *r);
+static void ngx_http_apiauth_body_unread(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx);
 static ngx_uint_t ngx_http_apiauth_body_verdict(ngx_http_apiauth_ctx_t *ctx);
 static ngx_int_t ngx_http_apiauth_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -71,7 +73,14 @@ ngx_http_apiauth_body_check(ngx_http_request_t *r,
         return NGX_OK;
 
     case NGX_HTTP_APIAUTH_BODY_READING:
-        return NGX_DONE;
+        /*
+         * the phases run again only from the post handler, or after the
+         * read failed (a bad chunk, too large, a temp file that could not
+         * be written) and error_page redirected: never admitted
+         */
+        ngx_http_apiauth_body_unread(r, ctx);
+        *reason = ctx->body_reason;
+        return NGX_OK;
     }
 
     /* a chunked body may be empty: it counts as one until it is read */
@@ -143,6 +152,7 @@ ngx_http_apiauth_body_read(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx)
     rc = ngx_http_read_client_request_body(r, ngx_http_apiauth_body_handler);
 
     if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        ngx_http_apiauth_body_unread(r, ctx);
         return rc;
     }
 
@@ -174,6 +184,21 @@ ngx_http_apiauth_body_handler(ngx_http_request_t *r)
 
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
+}
+
+
+/* a body that could not be read whole is never admitted */
+
+static void
+ngx_http_apiauth_body_unread(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx)
+{
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "apiauth: the body of \"%V\" could not be read",
+                  &ctx->access_key);
+
+    ctx->body_reason = NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH;
+    ctx->body_state = NGX_HTTP_APIAUTH_BODY_JUDGED;
 }
 
 

@@ -356,22 +356,30 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
             ctx->reason = ngx_http_apiauth_replay(r, ctx, alcf);
         }
 
-        /* the body last: only an admitted request has it read */
-
-        if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
-            rc = ngx_http_apiauth_body_check(r, ctx, alcf->body_hash,
-                                             &ctx->reason);
-            if (rc != NGX_OK) {
-                return rc;
-            }
-        }
-
         /* a proven credential is real: refused or not, it stays here */
 
         if (alcf->hide && ctx->cred_header
             && ngx_http_apiauth_credentials_hide(r, ctx) != NGX_OK)
         {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        /* the body last: only an admitted request has it read */
+
+        if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
+            rc = ngx_http_apiauth_body_check(r, ctx, alcf->body_hash,
+                                             &ctx->reason);
+
+            if (rc == NGX_DONE) {
+                return NGX_DONE;
+            }
+
+            if (rc != NGX_OK) {
+                /* nginx's own status (413, 400...): not admitted */
+                ctx->reason = NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH;
+                ngx_http_apiauth_filter_refused(ctx, 0);
+                return rc;
+            }
         }
 
     } else {

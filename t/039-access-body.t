@@ -76,6 +76,16 @@ $t->write_nginx_conf(nginx_conf(
             apiauth token;
             proxy_pass http://127.0.0.1:%%PORT_echo%%;
         }
+        location /small/ {
+            apiauth signature;
+            client_max_body_size 1k;
+            error_page 413 400 /err;
+            proxy_pass http://127.0.0.1:%%PORT_echo%%;
+        }
+        location = /err {
+            apiauth signature;
+            proxy_pass http://127.0.0.1:%%PORT_echo%%;
+        }
 EOF
 $t->start_nginx;
 my $port = $t->port('http');
@@ -221,6 +231,31 @@ is(verdict(send_chunked('/sig/c', $mid, $mid)),
 is(verdict(send_chunked('/req/c', '', '')),
     'ok sha256=' . sha256_hex('') . ' len=0',
     'require: an empty chunked body, signed as empty');
+
+# a chunked body too large for its location (413), sent by error_page to
+# another apiauth location: the body was never read whole, nor admitted
+$r = send_chunked('/small/c', $mid, $mid);
+is(verdict($r), 'body_hash_mismatch', 'a chunked body past '
+    . 'client_max_body_size, error_page to an apiauth location: refused');
+ok(($r->{elapsed} // 99) < 5, sprintf 'at once (%.2fs), not left waiting',
+    $r->{elapsed} // 99);
+like($t->read_file('error.log'), qr/the body of "\Q$key->{access_key}\E" could not be read/,
+    'the error log says so');
+
+# the same with the chunk that goes past the limit sent later, once nginx
+# waits for it: the read fails in its own event, after the access phase
+@h = post(target => '/small/late', signed => 'x' x 3000);
+my $late = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+    Proto => 'tcp') or die "connect: $!\n";
+print $late "POST /small/late HTTP/1.1\r\n"
+    . join('', map { "$_->[0]: $_->[1]\r\n" } @h)
+    . "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    . sprintf("%x\r\n", 500) . ('x' x 500) . "\r\n";
+sleep 0.3;
+print $late sprintf("%x\r\n", 2500) . ('x' x 2500) . "\r\n0\r\n\r\n";
+$r = Apiauth::Client::_exchange($late, '', timeout => 5);
+is(verdict($r), 'body_hash_mismatch', 'the limit passed by a later chunk: '
+    . 'refused too, at once');
 
 ###############################################################################
 # Expect: 100-continue with a wrong signature and a large body announced:
