@@ -27,6 +27,7 @@ typedef struct {
     ngx_queue_t                     waiters;
     ngx_http_apiauth_redis_cmd_t    cmd;
     uint64_t                        epoch;      /* the cache's, when sent */
+    ngx_uint_t                      detached;   /* out of the tree */
     u_char                          name[sizeof(APIAUTH_STORE_KEY_PREFIX)
                                          + APIAUTH_ACCESS_KEY_MAX];
 } ngx_http_apiauth_lookup_t;
@@ -59,8 +60,8 @@ ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_lookup_conf = amcf;
     ngx_http_apiauth_lookup_log = cycle->log;
 
-    ngx_http_apiauth_lookup_link = ngx_http_apiauth_redis_open(cycle, amcf,
-                                                        "lookups", NULL, NULL);
+    ngx_http_apiauth_lookup_link =
+        ngx_http_apiauth_redis_open(cycle, amcf, "lookups", NULL, NULL);
 
     return ngx_http_apiauth_lookup_link ? NGX_OK : NGX_ERROR;
 }
@@ -86,15 +87,28 @@ ngx_http_apiauth_lookup_exit(void)
 ngx_int_t
 ngx_http_apiauth_lookup(ngx_str_t *ak, ngx_http_apiauth_waiter_t *w)
 {
-    uint32_t                    hash;
-    const char                 *argv[2];
-    size_t                      argvlen[2];
-    ngx_http_apiauth_lookup_t  *lk;
+    uint32_t                       hash;
+    const char                    *argv[2];
+    size_t                         argvlen[2];
+    ngx_http_apiauth_lookup_t     *lk;
+    ngx_http_apiauth_main_conf_t  *amcf;
 
+    amcf = ngx_http_apiauth_lookup_conf;
     hash = ngx_crc32_short(ak->data, ak->len);
 
     lk = (ngx_http_apiauth_lookup_t *)
              ngx_str_rbtree_lookup(&ngx_http_apiauth_lookups, ak, hash);
+
+    /*
+     * a lookup sent before an invalidation may answer from before it: it
+     * keeps its waiters, and a request that comes after asks again
+     */
+
+    if (lk && lk->epoch != ngx_http_apiauth_cache_epoch(amcf->cache_zone)) {
+        ngx_rbtree_delete(&ngx_http_apiauth_lookups, &lk->sn.node);
+        lk->detached = 1;
+        lk = NULL;
+    }
 
     if (lk == NULL) {
         lk = ngx_alloc(sizeof(ngx_http_apiauth_lookup_t),
@@ -115,8 +129,7 @@ ngx_http_apiauth_lookup(ngx_str_t *ak, ngx_http_apiauth_waiter_t *w)
 
         lk->cmd.handler = ngx_http_apiauth_lookup_done;
         lk->cmd.data = lk;
-        lk->epoch = ngx_http_apiauth_cache_epoch(
-                                      ngx_http_apiauth_lookup_conf->cache_zone);
+        lk->epoch = ngx_http_apiauth_cache_epoch(amcf->cache_zone);
 
         argv[0] = "HGETALL";
         argvlen[0] = sizeof("HGETALL") - 1;
@@ -168,7 +181,9 @@ ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
     lk = cmd->data;
     amcf = ngx_http_apiauth_lookup_conf;
 
-    ngx_rbtree_delete(&ngx_http_apiauth_lookups, &lk->sn.node);
+    if (!lk->detached) {
+        ngx_rbtree_delete(&ngx_http_apiauth_lookups, &lk->sn.node);
+    }
 
     result = ngx_http_apiauth_lookup_parse(&lk->sn.str, reply, &key);
 

@@ -228,7 +228,7 @@ $t->start_nginx;
 Apiauth::Test::wait_for('both workers\' feeds', 5, sub { feed_clients() == 2 });
 
 my $rounds = 20;
-my (@lost, $early);
+my (@lost, @joined, $early);
 my $port = $t->port('http');
 for my $i (1 .. $rounds) {
     my $key = $t->create_key('--name', "race $i");
@@ -241,12 +241,18 @@ for my $i (1 .. $rounds) {
     $t->ctl('key', 'disable', $key->{access_key});
     # the disable must be in the stream before the lookup's answer arrives
     $early++ if time - $t0 > 0.25;
+    # a request after the disable, while the first lookup is still out: it
+    # must not take that lookup's answer
+    my $after = verdict(tok($key));
     my $first = Apiauth::Client::_exchange($s, '');
     my ($tk, $vv) = until_verdict($key, 'disabled_key', 1.5);
     push @lost, "$i: first $first->{status}, then $vv" if $vv ne 'disabled_key';
+    push @joined, "$i: $after" if $after ne 'disabled_key';
 }
 is_deeply(\@lost, [], "a disable racing the key's first lookup: enforced in "
     . "each of $rounds rounds");
+is_deeply(\@joined, [], 'a request made after the disable never took the '
+    . 'answer of a lookup sent before it');
 ok(!$early, 'and each disable was made while the lookup was out');
 
 diag(sprintf 'changes enforced in %.1f ms at most, %.1f ms median',
