@@ -91,6 +91,11 @@ static ngx_int_t ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_apiauth_cache_node_t *ngx_http_apiauth_cache_find(
     ngx_http_apiauth_cache_t *cache, ngx_str_t *ak, uint64_t hash);
+static ngx_http_apiauth_cache_node_t *ngx_http_apiauth_cache_node(
+    ngx_http_apiauth_cache_t *cache, ngx_str_t *ak);
+static ngx_int_t ngx_http_apiauth_cache_read(ngx_http_apiauth_cache_t *cache,
+    ngx_str_t *ak, ngx_http_apiauth_key_t *key, ngx_pool_t *pool,
+    ngx_msec_t stale);
 static ngx_uint_t ngx_http_apiauth_cache_expire(
     ngx_http_apiauth_cache_t *cache, ngx_queue_t *queue, ngx_uint_t force);
 static void ngx_http_apiauth_cache_delete(ngx_http_apiauth_cache_t *cache,
@@ -217,6 +222,17 @@ ngx_http_apiauth_cache_find(ngx_http_apiauth_cache_t *cache, ngx_str_t *ak,
 }
 
 
+/* the accessKey's node, by its hash */
+
+static ngx_http_apiauth_cache_node_t *
+ngx_http_apiauth_cache_node(ngx_http_apiauth_cache_t *cache, ngx_str_t *ak)
+{
+    return ngx_http_apiauth_cache_find(cache, ak,
+                                       apiauth_siphash(cache->sh->seed,
+                                                       ak->data, ak->len));
+}
+
+
 /*
  * the key is copied out under the lock: another worker may evict the node
  * as soon as the lock is released
@@ -226,72 +242,59 @@ ngx_int_t
 ngx_http_apiauth_cache_get(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_pool_t *pool)
 {
-    ngx_int_t                       rc;
-    ngx_http_apiauth_cache_t       *cache;
-    ngx_http_apiauth_cache_node_t  *cn;
-
-    cache = zone->data;
-
-    ngx_shmtx_lock(&cache->shpool->mutex);
-
-    cn = ngx_http_apiauth_cache_find(cache, ak,
-                                     apiauth_siphash(cache->sh->seed,
-                                                     ak->data, ak->len));
-
-    if (cn == NULL
-        || (ngx_msec_int_t) (cn->fresh_until - ngx_current_msec) <= 0
-        || cn->generation != cache->sh->generation)
-    {
-        ngx_shmtx_unlock(&cache->shpool->mutex);
-        return NGX_DECLINED;
-    }
-
-    ngx_queue_remove(&cn->queue);
-    ngx_queue_insert_head(cn->negative ? &cache->sh->unknown
-                                       : &cache->sh->queue, &cn->queue);
-
-    rc = cn->negative ? NGX_DONE : ngx_http_apiauth_cache_copy(cn, key, pool);
-
-    ngx_shmtx_unlock(&cache->shpool->mutex);
-
-    return rc;
+    return ngx_http_apiauth_cache_read(zone->data, ak, key, pool, 0);
 }
 
 
 /*
  * a key that is no longer fresh, while Redis cannot be asked: NGX_OK while
- * within stale= of its freshness, else NGX_DECLINED
+ * within stale= of its freshness, else NGX_DECLINED; a record of an older
+ * generation is one too
  */
 
 ngx_int_t
 ngx_http_apiauth_cache_get_stale(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, ngx_pool_t *pool)
 {
-    ngx_int_t                       rc;
-    ngx_http_apiauth_cache_t       *cache;
-    ngx_http_apiauth_cache_node_t  *cn;
-
-    cache = zone->data;
+    ngx_http_apiauth_cache_t  *cache = zone->data;
 
     if (cache->stale == 0) {
         return NGX_DECLINED;
     }
 
+    return ngx_http_apiauth_cache_read(cache, ak, key, pool, cache->stale);
+}
+
+
+/* with stale 0, a fresh record (the LRU's most recent), else a stale one */
+
+static ngx_int_t
+ngx_http_apiauth_cache_read(ngx_http_apiauth_cache_t *cache, ngx_str_t *ak,
+    ngx_http_apiauth_key_t *key, ngx_pool_t *pool, ngx_msec_t stale)
+{
+    ngx_int_t                       rc;
+    ngx_http_apiauth_cache_node_t  *cn;
+
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cn = ngx_http_apiauth_cache_find(cache, ak,
-                                     apiauth_siphash(cache->sh->seed,
-                                                     ak->data, ak->len));
+    cn = ngx_http_apiauth_cache_node(cache, ak);
 
-    if (cn == NULL || cn->negative
-        || (ngx_msec_int_t) (cn->fresh_until + cache->stale
-                             - ngx_current_msec) <= 0)
+    if (cn == NULL
+        || (stale == 0 && cn->generation != cache->sh->generation)
+        || (stale && cn->negative)
+        || (ngx_msec_int_t) (cn->fresh_until + stale - ngx_current_msec) <= 0)
     {
         ngx_shmtx_unlock(&cache->shpool->mutex);
         return NGX_DECLINED;
     }
 
-    rc = ngx_http_apiauth_cache_copy(cn, key, pool);
+    if (stale == 0) {
+        ngx_queue_remove(&cn->queue);
+        ngx_queue_insert_head(cn->negative ? &cache->sh->unknown
+                                           : &cache->sh->queue, &cn->queue);
+    }
+
+    rc = cn->negative ? NGX_DONE : ngx_http_apiauth_cache_copy(cn, key, pool);
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 
@@ -377,9 +380,8 @@ ngx_http_apiauth_cache_invalidate(ngx_shm_zone_t *zone, ngx_str_t *ak)
         cache->sh->generation++;
 
     } else {
-        cn = ngx_http_apiauth_cache_find(cache, ak,
-                                         apiauth_siphash(cache->sh->seed,
-                                                         ak->data, ak->len));
+        cn = ngx_http_apiauth_cache_node(cache, ak);
+
         if (cn) {
             ngx_http_apiauth_cache_delete(cache, cn);
         }
@@ -595,10 +597,7 @@ ngx_http_apiauth_cache_warn(ngx_shm_zone_t *zone, ngx_str_t *ak,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cn = ngx_http_apiauth_cache_find(cache, ak,
-                                     apiauth_siphash(cache->sh->seed,
-                                                              ak->data,
-                                                              ak->len));
+    cn = ngx_http_apiauth_cache_node(cache, ak);
 
     /* a key too large to cache is warned about at each lookup */
 

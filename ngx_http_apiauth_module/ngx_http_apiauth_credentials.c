@@ -332,15 +332,13 @@ ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
         hash = sent->content_sha256->value;
         ngx_http_apiauth_trim(&hash);
 
-        if (hash.len == sizeof(APIAUTH_UNSIGNED_PAYLOAD) - 1
-            && ngx_strncmp(hash.data, APIAUTH_UNSIGNED_PAYLOAD, hash.len) == 0)
+        if (hash.len != sizeof(APIAUTH_UNSIGNED_PAYLOAD) - 1
+            || ngx_strncmp(hash.data, APIAUTH_UNSIGNED_PAYLOAD, hash.len) != 0)
         {
-            /* void */
+            if (apiauth_hash_hex_check(hash.data, hash.len) != 0) {
+                return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
+            }
 
-        } else if (apiauth_hash_hex_check(hash.data, hash.len) != 0) {
-            return NGX_HTTP_APIAUTH_MALFORMED_CREDENTIALS;
-
-        } else {
             ctx->body_hash = hash;
         }
     }

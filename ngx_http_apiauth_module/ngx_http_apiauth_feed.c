@@ -51,8 +51,10 @@ typedef struct {
 
 
 static void ngx_http_apiauth_feed_ready(ngx_http_apiauth_redis_link_t *link,
-    void *data);
+    void *data, ngx_uint_t schema);
 static void ngx_http_apiauth_feed_start(void);
+static void ngx_http_apiauth_feed_range(const char *cmd, const char *from,
+    const char *to, ngx_http_apiauth_redis_handler_pt h);
 static void ngx_http_apiauth_feed_send(ngx_http_apiauth_redis_handler_pt h,
     ngx_msec_t timeout, int argc, const char **argv);
 static void ngx_http_apiauth_feed_checked(ngx_http_apiauth_redis_cmd_t *cmd,
@@ -70,6 +72,8 @@ static void ngx_http_apiauth_feed_later(void);
 static void ngx_http_apiauth_feed_retry(ngx_event_t *ev);
 static ngx_int_t ngx_http_apiauth_feed_entry_id(redisReply *entry,
     ngx_http_apiauth_feed_id_t *id);
+static ngx_int_t ngx_http_apiauth_feed_uint64(u_char *p, u_char *end,
+    uint64_t *v);
 
 
 static ngx_http_apiauth_feed_t  ngx_http_apiauth_feed;
@@ -128,9 +132,20 @@ ngx_http_apiauth_feed_exit(void)
 /* each time the link is up: find where to resume */
 
 static void
-ngx_http_apiauth_feed_ready(ngx_http_apiauth_redis_link_t *link, void *data)
+ngx_http_apiauth_feed_ready(ngx_http_apiauth_redis_link_t *link, void *data,
+    ngx_uint_t schema)
 {
     ngx_http_apiauth_feed_t  *feed = data;
+
+    /* an old store has no stream yet: read, it reads as empty */
+
+    if (schema < APIAUTH_STORE_SCHEMA) {
+        ngx_log_error(NGX_LOG_WARN, feed->log, 0,
+                      "apiauth: the key store at \"%V\" has schema %ui, "
+                      "without a change feed: key changes reach nginx only "
+                      "as cached keys age (ttl); run \"apiauth-ctl upgrade\"",
+                      &feed->amcf->redis_text, schema);
+    }
 
     if (!feed->busy) {
         ngx_http_apiauth_feed_start();
@@ -147,7 +162,6 @@ ngx_http_apiauth_feed_ready(ngx_http_apiauth_redis_link_t *link, void *data)
 static void
 ngx_http_apiauth_feed_start(void)
 {
-    const char               *argv[6];
     ngx_http_apiauth_feed_t  *feed = &ngx_http_apiauth_feed;
 
     if (feed->retry.timer_set) {
@@ -164,15 +178,29 @@ ngx_http_apiauth_feed_start(void)
     *ngx_sprintf(ngx_http_apiauth_feed_id, "%uL-%uL", feed->pos.ms,
                  feed->pos.seq) = '\0';
 
-    argv[0] = "XRANGE";
+    ngx_http_apiauth_feed_range("XRANGE",
+                                (feed->pos.ms || feed->pos.seq)
+                                ? (char *) ngx_http_apiauth_feed_id : "-",
+                                "+", ngx_http_apiauth_feed_checked);
+}
+
+
+/* the first entry of a range of the stream */
+
+static void
+ngx_http_apiauth_feed_range(const char *cmd, const char *from,
+    const char *to, ngx_http_apiauth_redis_handler_pt h)
+{
+    const char  *argv[6];
+
+    argv[0] = cmd;
     argv[1] = APIAUTH_STORE_CHANGES;
-    argv[2] = (feed->pos.ms || feed->pos.seq)
-              ? (char *) ngx_http_apiauth_feed_id : "-";
-    argv[3] = "+";
+    argv[2] = from;
+    argv[3] = to;
     argv[4] = "COUNT";
     argv[5] = "1";
 
-    ngx_http_apiauth_feed_send(ngx_http_apiauth_feed_checked, 0, 6, argv);
+    ngx_http_apiauth_feed_send(h, 0, 6, argv);
 }
 
 
@@ -237,11 +265,19 @@ ngx_http_apiauth_feed_checked(ngx_http_apiauth_redis_cmd_t *cmd,
         return;
     }
 
-    ngx_log_error(NGX_LOG_WARN, feed->log, 0,
-                  "apiauth: the change feed cannot resume after entry %uL-%uL "
-                  "of \"" APIAUTH_STORE_CHANGES "\" (it was trimmed or made "
-                  "anew): every cached key is fetched again",
-                  feed->pos.ms, feed->pos.seq);
+    if (feed->pos.ms == 0 && feed->pos.seq == 0) {
+        ngx_log_error(NGX_LOG_NOTICE, feed->log, 0,
+                      "apiauth: \"" APIAUTH_STORE_CHANGES "\" has entries "
+                      "that the change feed, which saw it empty, may have "
+                      "missed: every cached key is fetched again");
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, feed->log, 0,
+                      "apiauth: the change feed cannot resume after entry "
+                      "%uL-%uL of \"" APIAUTH_STORE_CHANGES "\" (it was "
+                      "trimmed or made anew): every cached key is fetched "
+                      "again", feed->pos.ms, feed->pos.seq);
+    }
 
     ngx_http_apiauth_feed_seek();
 }
@@ -252,16 +288,8 @@ ngx_http_apiauth_feed_checked(ngx_http_apiauth_redis_cmd_t *cmd,
 static void
 ngx_http_apiauth_feed_seek(void)
 {
-    const char  *argv[6];
-
-    argv[0] = "XREVRANGE";
-    argv[1] = APIAUTH_STORE_CHANGES;
-    argv[2] = "+";
-    argv[3] = "-";
-    argv[4] = "COUNT";
-    argv[5] = "1";
-
-    ngx_http_apiauth_feed_send(ngx_http_apiauth_feed_sought, 0, 6, argv);
+    ngx_http_apiauth_feed_range("XREVRANGE", "+", "-",
+                                ngx_http_apiauth_feed_sought);
 }
 
 
@@ -535,7 +563,6 @@ ngx_http_apiauth_feed_entry_id(redisReply *entry,
     ngx_http_apiauth_feed_id_t *id)
 {
     u_char      *p, *dash, *end;
-    off_t        ms, seq;
     redisReply  *r;
 
     if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2) {
@@ -552,20 +579,46 @@ ngx_http_apiauth_feed_entry_id(redisReply *entry,
     end = p + r->len;
 
     dash = ngx_strlchr(p, end, '-');
-    if (dash == NULL) {
+
+    if (dash == NULL
+        || ngx_http_apiauth_feed_uint64(p, dash, &id->ms) != NGX_OK
+        || ngx_http_apiauth_feed_uint64(dash + 1, end, &id->seq) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
-    ms = ngx_atoof(p, dash - p);
-    seq = ngx_atoof(dash + 1, end - dash - 1);
-
-    if (ms == NGX_ERROR || seq == NGX_ERROR) {
-        return NGX_ERROR;
-    }
-
-    id->ms = (uint64_t) ms;
-    id->seq = (uint64_t) seq;
     id->known = 1;
+
+    return NGX_OK;
+}
+
+
+/* either part of an ID is a 64-bit number: past ngx_atoof()'s 63 bits */
+
+static ngx_int_t
+ngx_http_apiauth_feed_uint64(u_char *p, u_char *end, uint64_t *v)
+{
+    uint64_t  n, d;
+
+    if (p == end) {
+        return NGX_ERROR;
+    }
+
+    for (n = 0; p < end; p++) {
+        if (*p < '0' || *p > '9') {
+            return NGX_ERROR;
+        }
+
+        d = *p - '0';
+
+        if (n > (UINT64_MAX - d) / 10) {
+            return NGX_ERROR;
+        }
+
+        n = n * 10 + d;
+    }
+
+    *v = n;
 
     return NGX_OK;
 }

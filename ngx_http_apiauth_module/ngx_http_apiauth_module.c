@@ -71,7 +71,6 @@ static ngx_conf_enum_t  ngx_http_apiauth_modes[] = {
 };
 
 
-/* the levels of limit_req_log_level */
 static ngx_conf_enum_t  ngx_http_apiauth_body_hashes[] = {
     { ngx_string("off"), NGX_HTTP_APIAUTH_BODY_OFF },
     { ngx_string("verify"), NGX_HTTP_APIAUTH_BODY_VERIFY },
@@ -80,6 +79,7 @@ static ngx_conf_enum_t  ngx_http_apiauth_body_hashes[] = {
 };
 
 
+/* the levels of limit_req_log_level */
 static ngx_conf_enum_t  ngx_http_apiauth_log_levels[] = {
     { ngx_string("info"), NGX_LOG_INFO },
     { ngx_string("notice"), NGX_LOG_NOTICE },

@@ -324,9 +324,9 @@ typedef struct ngx_http_apiauth_redis_cmd_s  ngx_http_apiauth_redis_cmd_t;
 typedef void (*ngx_http_apiauth_redis_handler_pt)(
     ngx_http_apiauth_redis_cmd_t *cmd, redisReply *reply);
 
-/* the link is up, its store checked */
+/* the link is up, its store checked, of this schema */
 typedef void (*ngx_http_apiauth_redis_ready_pt)(
-    ngx_http_apiauth_redis_link_t *link, void *data);
+    ngx_http_apiauth_redis_link_t *link, void *data, ngx_uint_t schema);
 
 struct ngx_http_apiauth_redis_cmd_s {
     ngx_http_apiauth_redis_handler_pt   handler;

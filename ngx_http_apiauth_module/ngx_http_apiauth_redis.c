@@ -488,7 +488,8 @@ ngx_http_apiauth_redis_handshake(redisAsyncContext *ac, void *r, void *data)
 
 /*
  * once per connection: the store must be the one our master key made, in
- * a layout we know; a store of an older schema is read, and said to be old
+ * a layout we know; a store of an older schema is read (the ready handler
+ * hears which)
  */
 
 static void
@@ -557,14 +558,6 @@ ngx_http_apiauth_redis_meta(redisAsyncContext *ac, void *r, void *data)
         return;
     }
 
-    if (schema < APIAUTH_STORE_SCHEMA && link->ready) {
-        ngx_log_error(NGX_LOG_ERR, link->log, 0,
-                      "apiauth: the key store at \"%V\" has schema %i, "
-                      "without a change feed: key changes reach nginx only "
-                      "as cached keys age (ttl); run \"apiauth-ctl upgrade\"",
-                      &amcf->redis_text, schema);
-    }
-
     if (link->connect_timer.timer_set) {
         ngx_del_timer(&link->connect_timer);
     }
@@ -580,7 +573,7 @@ ngx_http_apiauth_redis_meta(redisAsyncContext *ac, void *r, void *data)
     link->backoff = NGX_HTTP_APIAUTH_BACKOFF_MIN;
 
     if (link->ready) {
-        link->ready(link, link->data);
+        link->ready(link, link->data, (ngx_uint_t) schema);
     }
 }
 

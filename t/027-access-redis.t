@@ -250,6 +250,7 @@ expect_ok($t, $r, $k{loading}, 'loaded: the same key is admitted '
 # a cached key past its ttl, Redis down: looked up, and refused
 
 restart_nginx('', http => 'apiauth_cache zone=short:1m ttl=1s;');
+$t->wait_feeds(1);
 $r = tok($k{stale});
 expect_ok($t, $r, $k{stale}, 'a key looked up, cached for a second');
 redis_down();
