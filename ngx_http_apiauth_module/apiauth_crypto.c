@@ -38,6 +38,34 @@ apiauth_sha256(const unsigned char *p, size_t len,
 }
 
 
+/* the opaque type must hold OpenSSL's context */
+typedef char  apiauth_sha256_fits[sizeof(SHA256_CTX)
+                                  <= sizeof(apiauth_sha256_t) ? 1 : -1];
+
+
+int
+apiauth_sha256_init(apiauth_sha256_t *s)
+{
+    return SHA256_Init((SHA256_CTX *) s) == 1 ? 0 : -1;
+}
+
+
+int
+apiauth_sha256_update(apiauth_sha256_t *s, const unsigned char *p,
+    size_t len)
+{
+    return SHA256_Update((SHA256_CTX *) s, p, len) == 1 ? 0 : -1;
+}
+
+
+int
+apiauth_sha256_final(apiauth_sha256_t *s,
+    unsigned char out[APIAUTH_SHA256_LEN])
+{
+    return SHA256_Final(out, (SHA256_CTX *) s) == 1 ? 0 : -1;
+}
+
+
 /* RFC 2104 */
 
 int

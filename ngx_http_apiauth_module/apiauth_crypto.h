@@ -31,7 +31,19 @@ typedef struct {
 } apiauth_hmac_key_t;
 
 
+/* a SHA-256 of data that comes in pieces: OpenSSL's SHA256_CTX, opaque */
+typedef struct {
+    uint64_t  opaque[16];
+} apiauth_sha256_t;
+
+
 /* all return 0, or -1 when OpenSSL fails */
+int apiauth_sha256_init(apiauth_sha256_t *s);
+int apiauth_sha256_update(apiauth_sha256_t *s, const unsigned char *p,
+    size_t len);
+int apiauth_sha256_final(apiauth_sha256_t *s,
+    unsigned char out[APIAUTH_SHA256_LEN]);
+
 int apiauth_sha256(const unsigned char *p, size_t len,
     unsigned char out[APIAUTH_SHA256_LEN]);
 int apiauth_hmac_sha256(const unsigned char *key, size_t key_len,

@@ -17,8 +17,6 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <openssl/evp.h>
-
 #include "ngx_http_apiauth_module.h"
 
 
@@ -27,6 +25,8 @@
 #define NGX_HTTP_APIAUTH_BODY_JUDGED   2
 
 
+static ngx_int_t ngx_http_apiauth_body_preread(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx);
 static ngx_int_t ngx_http_apiauth_body_read(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx);
 static void ngx_http_apiauth_body_handler(ngx_http_request_t *r);
@@ -35,7 +35,6 @@ static void ngx_http_apiauth_body_unread(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_apiauth_body_verdict(ngx_http_apiauth_ctx_t *ctx);
 static ngx_int_t ngx_http_apiauth_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
-static void ngx_http_apiauth_body_cleanup(void *data);
 
 
 static ngx_http_request_body_filter_pt   ngx_http_next_request_body_filter;
@@ -95,7 +94,11 @@ ngx_http_apiauth_body_check(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    rc = ngx_http_apiauth_body_read(r, ctx);
+    rc = ngx_http_apiauth_body_preread(r, ctx);
+
+    if (rc == NGX_DECLINED) {
+        rc = ngx_http_apiauth_body_read(r, ctx);
+    }
 
     if (rc == NGX_OK) {
         *reason = ctx->body_reason;
@@ -105,14 +108,60 @@ ngx_http_apiauth_body_check(ngx_http_request_t *r,
 }
 
 
+/*
+ * a body that came whole with the headers (most small ones) is hashed where
+ * it is, and left there for the content handler to read: the same bytes,
+ * as Content-Length says how many; NGX_DECLINED: it must be read
+ */
+
+static ngx_int_t
+ngx_http_apiauth_body_preread(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx)
+{
+    off_t             len;
+    apiauth_sha256_t  md;
+
+    len = r->headers_in.content_length_n;
+
+    if (r->headers_in.chunked
+        || r->http_version >= NGX_HTTP_VERSION_20
+        || r != r->main || r->request_body || r->discard_body
+        || r->header_in->last - r->header_in->pos < len)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (len < 0) {
+        len = 0;
+    }
+
+    if (apiauth_sha256_init(&md) != 0
+        || apiauth_sha256_update(&md, r->header_in->pos, (size_t) len) != 0)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->body_md = &md;
+    ctx->body_reason = ngx_http_apiauth_body_verdict(ctx);
+    ctx->body_md = NULL;
+    ctx->body_state = NGX_HTTP_APIAUTH_BODY_JUDGED;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "apiauth: the body of \"%V\", read with the headers: %V",
+                   &ctx->access_key,
+                   &ngx_http_apiauth_reasons[ctx->body_reason].code);
+
+    return NGX_OK;
+}
+
+
 /* NGX_OK: judged already (ctx->body_reason); NGX_DONE: being read */
 
 static ngx_int_t
 ngx_http_apiauth_body_read(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx)
 {
-    ngx_int_t            rc;
-    EVP_MD_CTX          *md;
-    ngx_pool_cleanup_t  *cln;
+    ngx_int_t          rc;
+    apiauth_sha256_t  *md;
 
     /* read before, by another module, it went by unhashed */
 
@@ -125,20 +174,8 @@ ngx_http_apiauth_body_read(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx)
         return NGX_OK;
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    md = EVP_MD_CTX_new();
-    if (md == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    cln->handler = ngx_http_apiauth_body_cleanup;
-    cln->data = md;
-
-    if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1) {
+    md = ngx_palloc(r->pool, sizeof(apiauth_sha256_t));
+    if (md == NULL || apiauth_sha256_init(md) != 0) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -205,15 +242,13 @@ ngx_http_apiauth_body_unread(ngx_http_request_t *r,
 static ngx_uint_t
 ngx_http_apiauth_body_verdict(ngx_http_apiauth_ctx_t *ctx)
 {
-    u_char        hex[APIAUTH_SHA256_HEX_LEN];
-    u_char        digest[EVP_MAX_MD_SIZE];
-    unsigned int  len;
+    u_char  hex[APIAUTH_SHA256_HEX_LEN];
+    u_char  digest[APIAUTH_SHA256_LEN];
 
     /* a buffer the filter could not hash left no digest context */
 
     if (ctx->body_md == NULL
-        || EVP_DigestFinal_ex(ctx->body_md, digest, &len) != 1
-        || len != APIAUTH_SHA256_LEN)
+        || apiauth_sha256_final(ctx->body_md, digest) != 0)
     {
         return NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH;
     }
@@ -255,7 +290,8 @@ ngx_http_apiauth_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         }
 
         if (!ngx_buf_in_memory(b)
-            || EVP_DigestUpdate(ctx->body_md, b->pos, b->last - b->pos) != 1)
+            || apiauth_sha256_update(ctx->body_md, b->pos, b->last - b->pos)
+               != 0)
         {
             /* not hashed, never admitted: the verdict is a mismatch */
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -267,11 +303,4 @@ ngx_http_apiauth_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     return ngx_http_next_request_body_filter(r, in);
-}
-
-
-static void
-ngx_http_apiauth_body_cleanup(void *data)
-{
-    EVP_MD_CTX_free(data);
 }

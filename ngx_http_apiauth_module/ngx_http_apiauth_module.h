@@ -214,7 +214,7 @@ typedef struct {
     ngx_http_apiauth_waiter_t   waiter;
 
     /* the body, hashed as it is read (ngx_http_apiauth_body.c) */
-    void                       *body_md;
+    apiauth_sha256_t           *body_md;
     ngx_uint_t                  body_reason;
     ngx_uint_t                  body_state;
 

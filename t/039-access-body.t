@@ -160,6 +160,25 @@ $r = send_post(target => '/sig/a', signed => $doc,
 is(verdict($r), 'invalid_credentials', 'a wrong secret: refused before the '
     . 'body is read');
 
+# a body sent after the headers (nginx waits for it, not in the first
+# read): read and hashed as it arrives, not where the headers were
+for my $case (['the same body', $doc, $echoed],
+    ['another body', '{"order":43,"items":["book","pen"]}',
+        'body_hash_mismatch'])
+{
+    my ($what, $sent, $want) = @$case;
+    my @hh = post(target => '/sig/later', signed => $doc);
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $port, Proto => 'tcp') or die "connect: $!\n";
+    print $s "POST /sig/later HTTP/1.1\r\n"
+        . join('', map { "$_->[0]: $_->[1]\r\n" } @hh)
+        . 'Content-Length: ' . length($sent) . "\r\nConnection: close\r\n\r\n";
+    sleep 0.2;
+    print $s $sent;
+    is(verdict(Apiauth::Client::_exchange($s, '', timeout => 5)), $want,
+        "a body sent 0.2 s after its headers, $what: $want");
+}
+
 ###############################################################################
 # require, off, token
 

@@ -1671,6 +1671,45 @@ test_mac_compare(void)
 }
 
 
+/* SHA-256 in pieces, as a request body arrives, equals the one-shot one */
+
+static void
+test_sha256_pieces(void)
+{
+    int               all;
+    size_t            len, cut, i;
+    apiauth_sha256_t  s;
+    unsigned char     buf[300], one[APIAUTH_SHA256_LEN];
+    unsigned char     parts[APIAUTH_SHA256_LEN];
+
+    for (i = 0; i < sizeof(buf); i++) {
+        buf[i] = (unsigned char) (i * 7 + 3);
+    }
+
+    all = 1;
+
+    for (len = 0; len <= sizeof(buf); len += 37) {
+        for (cut = 0; cut <= len; cut += 13) {
+            all &= apiauth_sha256(buf, len, one) == 0
+                   && apiauth_sha256_init(&s) == 0
+                   && apiauth_sha256_update(&s, buf, cut) == 0
+                   && apiauth_sha256_update(&s, buf + cut, 0) == 0
+                   && apiauth_sha256_update(&s, buf + cut, len - cut) == 0
+                   && apiauth_sha256_final(&s, parts) == 0
+                   && memcmp(one, parts, sizeof(one)) == 0;
+        }
+    }
+
+    ok(all, "sha256 in two pieces (and an empty one), cut anywhere, equals "
+       "the one-shot hash, 0 to 296 bytes");
+
+    all = apiauth_sha256_init(&s) == 0
+          && apiauth_sha256_final(&s, parts) == 0;
+    ok(all && memcmp(parts, "\xe3\xb0\xc4\x42\x98\xfc\x1c\x14", 8) == 0,
+       "sha256 of nothing, in pieces: e3b0c44298fc1c14...");
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -1692,6 +1731,7 @@ main(int argc, char **argv)
     test_string_to_sign();
     test_small_buffer();
     test_mac_compare();
+    test_sha256_pieces();
 
     return done_testing();
 }
