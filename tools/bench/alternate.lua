@@ -25,13 +25,19 @@ local period, pause
 -- in its twin's periods would be as large as the pool; these repeat
 local TWIN_MAX = 100000
 
+-- requests one after the other, each its head and the Content-Length
+-- bytes of body that follow it
 local function read_pool(file)
   local f = assert(io.open(file, "rb"))
   local data = f:read("*a")
   f:close()
-  local pool = {}
-  for req in data:gmatch("(.-\r\n\r\n)") do
-    pool[#pool + 1] = req
+  local pool, pos = {}, 1
+  while pos <= #data do
+    local e = assert(data:find("\r\n\r\n", pos, true), "a cut request")
+    local head = data:sub(pos, e + 3)
+    local len = tonumber(head:match("\r\nContent%-Length: *(%d+)\r\n")) or 0
+    pool[#pool + 1] = head .. data:sub(e + 4, e + 3 + len)
+    pos = e + 4 + len
   end
   assert(#pool > 0, "no requests in " .. file)
   return pool
