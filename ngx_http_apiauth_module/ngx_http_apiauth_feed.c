@@ -243,8 +243,6 @@ ngx_http_apiauth_feed_checked(ngx_http_apiauth_redis_cmd_t *cmd,
     ngx_http_apiauth_feed_id_t   first;
     ngx_http_apiauth_feed_t     *feed = cmd->data;
 
-    feed->busy = 0;
-
     if (ngx_http_apiauth_feed_failed(reply, "XRANGE")) {
         return;
     }
@@ -305,8 +303,6 @@ ngx_http_apiauth_feed_sought(ngx_http_apiauth_redis_cmd_t *cmd,
 {
     ngx_http_apiauth_feed_id_t   newest;
     ngx_http_apiauth_feed_t     *feed = cmd->data;
-
-    feed->busy = 0;
 
     if (ngx_http_apiauth_feed_failed(reply, "XREVRANGE")) {
         return;
@@ -375,8 +371,6 @@ ngx_http_apiauth_feed_entries(ngx_http_apiauth_redis_cmd_t *cmd,
     size_t                    i;
     redisReply               *entries;
     ngx_http_apiauth_feed_t  *feed = cmd->data;
-
-    feed->busy = 0;
 
     if (ngx_http_apiauth_feed_failed(reply, "XREAD")) {
         return;
@@ -501,14 +495,17 @@ malformed:
 
 
 /*
- * a NULL reply: the link dropped, and calls ready again once it is up; an
- * error reply (NOPERM, LOADING, ...): tried again in a while
+ * every answer comes here first, and the command is no longer out; a NULL
+ * reply: the link dropped, and calls ready again once it is up; an error
+ * reply (NOPERM, LOADING, ...): tried again in a while
  */
 
 static ngx_uint_t
 ngx_http_apiauth_feed_failed(redisReply *reply, const char *what)
 {
     ngx_http_apiauth_feed_t  *feed = &ngx_http_apiauth_feed;
+
+    feed->busy = 0;
 
     if (reply == NULL) {
         return 1;

@@ -36,36 +36,6 @@ $t->write_nginx_conf(nginx_conf(
 EOF
 $t->start_nginx;
 
-sub tok {
-    my ($key) = @_;
-    return send_plain($t, target => '/tok/x', headers => [token_headers($key)]);
-}
-
-# The public reason of a response: "ok" for a 200 from the backend.
-sub verdict {
-    my ($r) = @_;
-    return 'ok' if ($r->{status} // 0) == 200 && ($r->{body} // '') =~ /^backend/;
-    return ref $r->{json} eq 'HASH' ? $r->{json}{reason} // '?'
-        : 'no answer: ' . ($r->{error} // $r->{status} // '');
-}
-
-# Asks every 10 ms until the verdict is $want (or $secs pass): the time it
-# took, and the verdict then.  Ten more requests, which two workers share,
-# must all get it too.
-sub until_verdict {
-    my ($key, $want, $secs) = @_;
-    my $t0 = time;
-    my $v;
-    while (1) {
-        $v = verdict(tok($key));
-        last if $v eq $want || time - $t0 > $secs;
-        sleep 0.01;
-    }
-    my $took = time - $t0;
-    my @after = grep { $_ ne $want } map { verdict(tok($key)) } 1 .. 10;
-    return ($took, $v, scalar @after);
-}
-
 sub key {
     my ($name, @args) = @_;
     return $t->create_key('--name', $name, '--app', 'shop', '--interface',
@@ -74,14 +44,8 @@ sub key {
 
 sub warm {
     my ($key, $what) = @_;
-    my $r = tok($key);
+    my $r = tok($t, $key);
     expect_ok($t, $r, $key, "$what: admitted, now cached");
-}
-
-sub lookups {
-    my ($line) = grep { /^cmdstat_hgetall:/ }
-        split /\r\n/, $t->redis('INFO', 'commandstats');
-    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
 }
 
 my @took;
@@ -93,7 +57,9 @@ sub enforced {
     my $c = $t->ctl(@change);
     is($c->{rc}, 0, "$what: apiauth-ctl " . join(' ', @change))
         or diag($c->{err});
-    my ($took, $v, $wrong) = until_verdict($key, $want, 1);
+    my ($took, $v) = until_verdict($t, $key, $want, 1);
+    # ten more requests, which the two workers share, see it too
+    my $wrong = grep { $_ ne $want } map { verdict(tok($t, $key)) } 1 .. 10;
     push @took, $took;
     is($v, $want, sprintf '%s: %s within a second (%.3fs)', $what, $want,
         $took);
@@ -114,35 +80,35 @@ enforced('enable', $k{disable}, 'ok',
     'key', 'enable', $k{disable}{access_key});
 
 $t->ctl('key', 'disable', $k{delete}{access_key});
-until_verdict($k{delete}, 'disabled_key', 1);
+until_verdict($t, $k{delete}, 'disabled_key', 1);
 enforced('delete', $k{delete}, 'invalid_credentials',
     'key', 'delete', $k{delete}{access_key});
 
 warm($k{rekey}, 'before set-access-key');
-my $r = tok({ access_key => 'MovedKey0001',
+my $r = tok($t, { access_key => 'MovedKey0001',
     access_secret => $k{rekey}{access_secret} });
 is(verdict($r), 'invalid_credentials', 'the new accessKey is unknown, and '
     . 'cached so');
 my $m = $t->ctl_json('key', 'set-access-key', $k{rekey}{access_key},
     'MovedKey0001');
 is($m->{rc}, 0, 'set-access-key') or diag($m->{err});
-my ($took, $v) = until_verdict($k{rekey}, 'invalid_credentials', 1);
+my ($took, $v) = until_verdict($t, $k{rekey}, 'invalid_credentials', 1);
 push @took, $took;
 is($v, 'invalid_credentials', sprintf 'set-access-key: the old accessKey '
     . 'refused within a second (%.3fs)', $took);
 my %moved = (access_key => 'MovedKey0001',
     access_secret => $m->{json}{access_secret});
-($took, $v) = until_verdict(\%moved, 'ok', 1);
+($took, $v) = until_verdict($t, \%moved, 'ok', 1);
 is($v, 'ok', sprintf 'set-access-key: the new one admitted within a second '
     . '(%.3fs): its "unknown" was dropped too', $took);
 
 my $c = $t->ctl_json('key', 'regenerate-secret', $k{regen}{access_key});
-my ($took2, $v2) = until_verdict($k{regen}, 'invalid_credentials', 1);
+my ($took2, $v2) = until_verdict($t, $k{regen}, 'invalid_credentials', 1);
 push @took, $took2;
 is($v2, 'invalid_credentials', sprintf 'regenerate-secret: the old secret '
     . 'refused within a second (%.3fs)', $took2);
 my %regen = (%{ $k{regen} }, access_secret => $c->{json}{access_secret});
-($took, $v) = until_verdict(\%regen, 'ok', 1);
+($took, $v) = until_verdict($t, \%regen, 'ok', 1);
 is($v, 'ok', 'regenerate-secret: the new secret admitted');
 
 enforced('scope', $k{scope}, 'scope_denied',
@@ -162,13 +128,9 @@ enforced('expire never', $k{expire}, 'ok',
 $k{kill} = key('key kill');
 warm($k{kill}, 'before the feed is killed');
 
-sub feed_clients {
-    return grep { /cmd=xread/ } split /\n/, $t->redis('CLIENT', 'LIST');
-}
-
-Apiauth::Test::wait_for('both workers\' feeds', 5, sub { feed_clients() == 2 });
+$t->wait_feeds(2);
 my $log0 = length $t->read_file('error.log');
-for (feed_clients()) {
+for (feed_clients($t)) {
     my ($id) = /\bid=(\d+)/;
     $t->redis('CLIENT', 'KILL', 'ID', $id);
 }
@@ -178,7 +140,7 @@ Apiauth::Test::wait_for('the feeds to reconnect', 5, sub {
     substr($t->read_file('error.log'), $log0)
         =~ /connected to Redis at .* \(feed link\)/ });
 my $reconnected = time - $t0;
-($took, $v) = until_verdict($k{kill}, 'disabled_key', 3);
+($took, $v) = until_verdict($t, $k{kill}, 'disabled_key', 3);
 is($v, 'disabled_key', sprintf 'a change made while the feed was down is '
     . 'enforced %.3fs after it reconnected (%.3fs)', $took, $reconnected);
 like(substr($t->read_file('error.log'), $log0),
@@ -198,12 +160,12 @@ enforced('before the reload', $k{r1}, 'disabled_key',
 $log0 = length $t->read_file('error.log');
 $t->reload_nginx;
 Apiauth::Test::wait_for('the new workers\' feeds', 5,
-    sub { feed_clients() == 2 });
-my $before = lookups();
+    sub { feed_clients($t) == 2 });
+my $before = lookups($t);
 enforced('after the reload', $k{r2}, 'disabled_key',
     'key', 'disable', $k{r2}{access_key});
-is(verdict(tok($k{r3})), 'ok', 'an unchanged key is still admitted');
-is(lookups() - $before, 1, 'and it came from the cache: one lookup, of the '
+is(verdict(tok($t, $k{r3})), 'ok', 'an unchanged key is still admitted');
+is(lookups($t) - $before, 1, 'and it came from the cache: one lookup, of the '
     . 'changed key');
 unlike(substr($t->read_file('error.log'), $log0), qr/cannot resume/,
     'the feed resumed: no gap');
@@ -225,7 +187,7 @@ $t->write_nginx_conf(nginx_conf(
         location /tok/ { apiauth token; @@BACKEND@@ }
 EOF
 $t->start_nginx;
-Apiauth::Test::wait_for('both workers\' feeds', 5, sub { feed_clients() == 2 });
+$t->wait_feeds(2);
 
 my $rounds = 20;
 my (@lost, @joined, $early);
@@ -243,9 +205,9 @@ for my $i (1 .. $rounds) {
     $early++ if time - $t0 > 0.25;
     # a request after the disable, while the first lookup is still out: it
     # must not take that lookup's answer
-    my $after = verdict(tok($key));
+    my $after = verdict(tok($t, $key));
     my $first = Apiauth::Client::_exchange($s, '');
-    my ($tk, $vv) = until_verdict($key, 'disabled_key', 1.5);
+    my ($tk, $vv) = until_verdict($t, $key, 'disabled_key', 1.5);
     push @lost, "$i: first $first->{status}, then $vv" if $vv ne 'disabled_key';
     push @joined, "$i: $after" if $after ne 'disabled_key';
 }

@@ -50,41 +50,6 @@ sub restart_nginx {
     $t->start_nginx;
 }
 
-sub tok {
-    my ($key) = @_;
-    return send_plain($t, target => '/tok/x', headers => [token_headers($key)]);
-}
-
-sub verdict {
-    my ($r) = @_;
-    return 'ok' if ($r->{status} // 0) == 200 && ($r->{body} // '') =~ /^backend/;
-    return ref $r->{json} eq 'HASH' ? $r->{json}{reason} // '?'
-        : 'no answer: ' . ($r->{error} // $r->{status} // '');
-}
-
-sub until_verdict {
-    my ($key, $want, $secs) = @_;
-    my $t0 = time;
-    my $v;
-    while (1) {
-        $v = verdict(tok($key));
-        last if $v eq $want || time - $t0 > $secs;
-        sleep 0.02;
-    }
-    return (time - $t0, $v);
-}
-
-# Redis's count of the lookups it answered
-sub lookups {
-    my ($line) = grep { /^cmdstat_hgetall:/ }
-        split /\r\n/, $t->redis('INFO', 'commandstats');
-    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
-}
-
-sub feed_clients {
-    return grep { /cmd=xread/ } split /\n/, $t->redis('CLIENT', 'LIST');
-}
-
 my $log0;
 sub log_since { substr($t->read_file('error.log'), $log0) }
 sub mark_log { $log0 = length $t->read_file('error.log') }
@@ -101,14 +66,14 @@ $k{$_} = $t->create_key('--name', "key $_")
 
 $t->write_nginx_conf(conf(via => 'relay'));
 $t->start_nginx;
-Apiauth::Test::wait_for('both workers\' feeds', 5, sub { feed_clients() == 2 });
-is(verdict(tok($k{frozen})), 'ok', 'a key admitted, now cached');
+$t->wait_feeds(2);
+is(verdict(tok($t, $k{frozen})), 'ok', 'a key admitted, now cached');
 
 mark_log();
 $relay->freeze('XREAD');
 my $t0 = time;
 $t->ctl('key', 'disable', $k{frozen}{access_key});
-my ($took, $v) = until_verdict($k{frozen}, 'disabled_key', 4);
+my ($took, $v) = until_verdict($t, $k{frozen}, 'disabled_key', 4);
 is($v, 'disabled_key', sprintf 'a change made while the feeds were frozen: '
     . 'enforced %.2fs after the freeze', time - $t0);
 ok(time - $t0 < 4, 'within 4 s');
@@ -120,7 +85,7 @@ $relay->thaw;
 # the stream trimmed past the feed's place while nginx is cut off from
 # Redis: the feed cannot resume, and every cached key is fetched again
 
-is(verdict(tok($k{$_})), 'ok', "key $_ cached") for qw(trim1 trim2);
+is(verdict(tok($t, $k{$_})), 'ok', "key $_ cached") for qw(trim1 trim2);
 mark_log();
 $relay->cut;
 Apiauth::Test::wait_for('nginx to lose Redis', 5, sub {
@@ -128,17 +93,17 @@ Apiauth::Test::wait_for('nginx to lose Redis', 5, sub {
 $t->ctl('key', 'disable', $k{trim1}{access_key});
 $t->ctl('config', 'set', 'max_keys', 1000 + $_) for 1 .. 3;
 $t->redis('XTRIM', '{apiauth}:changes', 'MAXLEN', 1);
-is(verdict(tok($k{trim2})), 'ok', 'cut off: a cached key is still admitted');
+is(verdict(tok($t, $k{trim2})), 'ok', 'cut off: a cached key is still admitted');
 $relay->uncut;
 $t0 = time;
-($took, $v) = until_verdict($k{trim1}, 'disabled_key', 6);
+($took, $v) = until_verdict($t, $k{trim1}, 'disabled_key', 6);
 is($v, 'disabled_key', sprintf 'the change made while cut off is enforced '
     . '(%.2fs after nginx could reach Redis again)', $took);
 like(log_since(), qr/cannot resume after entry \d+-\d+.*every cached key is fetched again/,
     'the gap was logged');
-my $before = lookups();
-is(verdict(tok($k{trim2})), 'ok', 'an unchanged key is admitted');
-is(lookups() - $before, 1, 'after a lookup: the whole cache was dropped');
+my $before = lookups($t);
+is(verdict(tok($t, $k{trim2})), 'ok', 'an unchanged key is admitted');
+is(lookups($t) - $before, 1, 'after a lookup: the whole cache was dropped');
 
 ###############################################################################
 # Redis stopped (SIGSTOP) for 5 s, stale=30s: cached keys pass, a disabled
@@ -147,12 +112,12 @@ is(lookups() - $before, 1, 'after a lookup: the whole cache was dropped');
 
 restart_nginx(cache => 'ttl=1s stale=30s');
 $t->ctl('key', 'disable', $k{stopoff}{access_key});
-is(verdict(tok($k{stop})), 'ok', 'a key cached for a second');
-is(verdict(tok($k{stopoff})), 'disabled_key', 'a disabled key cached');
+is(verdict(tok($t, $k{stop})), 'ok', 'a key cached for a second');
+is(verdict(tok($t, $k{stopoff})), 'disabled_key', 'a disabled key cached');
 
 my $redis_pid = $t->{pids}{redis};
 kill 'STOP', $redis_pid;
-my $first = tok($k{stopfirst});
+my $first = tok($t, $k{stopfirst});
 expect_refused($t, $first, 'store_unavailable', 'Redis stopped: the first '
     . 'uncached key');
 ok($first->{elapsed} > 0.8 && $first->{elapsed} < 1.5,
@@ -161,13 +126,13 @@ ok($first->{elapsed} > 0.8 && $first->{elapsed} < 1.5,
 $t0 = time;
 my (%seen, %seen_off, @plain);
 while (time - $t0 < 5) {
-    $seen{ verdict(tok($k{stop})) }++;
-    $seen_off{ verdict(tok($k{stopoff})) }++;
+    $seen{ verdict(tok($t, $k{stop})) }++;
+    $seen_off{ verdict(tok($t, $k{stopoff})) }++;
     my $p = send_plain($t, target => '/plain');
     push @plain, ($p->{status} // 0) == 200 ? $p->{elapsed} : 99;
     sleep 0.05;
 }
-my $r = tok($k{stopnew});
+my $r = tok($t, $k{stopnew});
 kill 'CONT', $redis_pid;
 
 is_deeply(\%seen, { ok => $seen{ok} }, 'Redis stopped for 5 s: the cached '
@@ -189,7 +154,7 @@ like($t->read_file('error.log'),
     'the error log said so');
 
 $t->ctl('key', 'disable', $k{stop}{access_key});
-($took, $v) = until_verdict($k{stop}, 'disabled_key', 4);
+($took, $v) = until_verdict($t, $k{stop}, 'disabled_key', 4);
 is($v, 'disabled_key', sprintf 'after SIGCONT, a change is enforced '
     . '(%.2fs)', $took);
 
@@ -198,16 +163,16 @@ is($v, 'disabled_key', sprintf 'after SIGCONT, a change is enforced '
 # freshness, then gets store_unavailable
 
 restart_nginx(cache => 'ttl=1s stale=2s');
-is(verdict(tok($k{stale})), 'ok', 'a key cached for a second');
+is(verdict(tok($t, $k{stale})), 'ok', 'a key cached for a second');
 kill 'STOP', $redis_pid;
 $t0 = time;
 sleep 1.5;
-$r = tok($k{stale});
+$r = tok($t, $k{stale});
 my $mid = time - $t0;
 is(verdict($r), 'ok', sprintf 'Redis stopped: admitted %.1fs after it was '
     . 'cached (stale)', $mid);
 sleep(3.5 - (time - $t0)) if time - $t0 < 3.5;
-$r = tok($k{stale});
+$r = tok($t, $k{stale});
 kill 'CONT', $redis_pid;
 expect_refused($t, $r, 'store_unavailable', 'past ttl + stale');
 
@@ -216,7 +181,7 @@ expect_refused($t, $r, 'store_unavailable', 'past ttl + stale');
 # change made before nginx is back is enforced
 
 restart_nginx();
-is(verdict(tok($k{aof})), 'ok', 'a key cached for an hour');
+is(verdict(tok($t, $k{aof})), 'ok', 'a key cached for an hour');
 mark_log();
 $t->stop_redis;
 $t->redis_close;
@@ -224,7 +189,7 @@ Apiauth::Test::wait_for('nginx to lose Redis', 5, sub {
     log_since() =~ /\(feed link\)/ });
 $t->start_redis(args => ['--appendonly', 'yes']);
 $t->ctl('key', 'disable', $k{aof}{access_key});
-($took, $v) = until_verdict($k{aof}, 'disabled_key', 4);
+($took, $v) = until_verdict($t, $k{aof}, 'disabled_key', 4);
 is($v, 'disabled_key', sprintf 'Redis restarted: a change made at once is '
     . 'enforced (%.2fs)', $took);
 unlike(log_since(), qr/cannot resume/, 'the feed resumed from the AOF: no gap');
@@ -232,7 +197,7 @@ unlike(log_since(), qr/cannot resume/, 'the feed resumed from the AOF: no gap');
 ###############################################################################
 # Redis restarted and held loading (-LOADING): the feed waits, then resumes
 
-is(verdict(tok($k{loading})), 'ok', 'a key cached');
+is(verdict(tok($t, $k{loading})), 'ok', 'a key cached');
 $t->redis('EVAL', q{for i = 1, 2000 do redis.call('SET', 'pad:' .. i, }
     . q{string.rep('x', 100)) end return 1}, 0);
 # into the AOF's base, an RDB file, which key-load-delay slows down
@@ -252,7 +217,7 @@ $t->redis('CONFIG', 'SET', 'key-load-delay', '0');
 Apiauth::Test::wait_for('Redis to load', 20,
     sub { ($t->redis('PING') // '') eq 'PONG' });
 $t->ctl('key', 'disable', $k{loading}{access_key});
-($took, $v) = until_verdict($k{loading}, 'disabled_key', 4);
+($took, $v) = until_verdict($t, $k{loading}, 'disabled_key', 4);
 is($v, 'disabled_key', sprintf 'loaded: a change is enforced (%.2fs)', $took);
 unlike(log_since(), qr/cannot resume/, 'no gap');
 
@@ -336,7 +301,7 @@ is(scalar @links, 4, 'Redis sees two links a worker, none of the old '
 
 my $slow = Apiauth::Relay->new($t, 'slow', delay => ['HGETALL', 0.5]);
 restart_nginx(via => 'slow');
-Apiauth::Test::wait_for('both workers\' feeds', 5, sub { feed_clients() == 2 });
+$t->wait_feeds(2);
 my $quit = $t->create_key('--name', 'quit');
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
     Proto => 'tcp') or die "connect: $!\n";

@@ -23,36 +23,6 @@ $t->init_store;
 my %k;
 $k{$_} = $t->create_key('--name', "key $_") for qw(old up ids hand new);
 
-sub tok {
-    my ($key) = @_;
-    return send_plain($t, target => '/tok/x', headers => [token_headers($key)]);
-}
-
-sub verdict {
-    my ($r) = @_;
-    return 'ok' if ($r->{status} // 0) == 200 && ($r->{body} // '') =~ /^backend/;
-    return ref $r->{json} eq 'HASH' ? $r->{json}{reason} // '?'
-        : 'no answer: ' . ($r->{error} // $r->{status} // '');
-}
-
-sub until_verdict {
-    my ($key, $want, $secs) = @_;
-    my $t0 = time;
-    my $v;
-    while (1) {
-        $v = verdict(tok($key));
-        last if $v eq $want || time - $t0 > $secs;
-        sleep 0.02;
-    }
-    return (time - $t0, $v);
-}
-
-sub lookups {
-    my ($line) = grep { /^cmdstat_hgetall:/ }
-        split /\r\n/, $t->redis('INFO', 'commandstats');
-    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
-}
-
 my $conf = nginx_conf(
     main => 'worker_processes 1;',
     http => 'apiauth_cache zone=keys:1m ttl=1h;',
@@ -67,31 +37,31 @@ $t->write_nginx_conf($conf);
 $t->start_nginx;
 $t->wait_feeds(1);
 
-is(verdict(tok($k{old})), 'ok', 'schema 1: keys are served');
+is(verdict(tok($t, $k{old})), 'ok', 'schema 1: keys are served');
 like($t->read_file('error.log'), qr/\[warn\] .*the key store at "[^"]+" has schema 1, without a change feed: key changes reach nginx only as cached keys age \(ttl\); run "apiauth-ctl upgrade"/,
     'and the error log says the store is old, and what to run');
 
 # upgraded while nginx serves: the feed reads the upgrade, and every key
 # is looked up again; changes are enforced from then on
-is(verdict(tok($k{up})), 'ok', 'a key cached');
+is(verdict(tok($t, $k{up})), 'ok', 'a key cached');
 my $c = $t->ctl('upgrade');
 is($c->{rc}, 0, 'apiauth-ctl upgrade, nginx running') or diag($c->{err});
-my $before = lookups();
+my $before = lookups($t);
 my ($took, $v);
 my $t0 = time;
-1 while lookups() == $before && verdict(tok($k{up})) eq 'ok'
+1 while lookups($t) == $before && verdict(tok($t, $k{up})) eq 'ok'
     && time - $t0 < 2 && sleep 0.02;
-ok(lookups() > $before, sprintf 'the upgrade dropped every cached key '
+ok(lookups($t) > $before, sprintf 'the upgrade dropped every cached key '
     . '(looked up again after %.3fs)', time - $t0);
 $t->ctl('key', 'disable', $k{up}{access_key});
-($took, $v) = until_verdict($k{up}, 'disabled_key', 1);
+($took, $v) = until_verdict($t, $k{up}, 'disabled_key', 1);
 is($v, 'disabled_key', sprintf 'then a change is enforced within a second '
     . '(%.3fs)', $took);
 
 ###############################################################################
 # entry IDs past 2^63 (ngx_atoof() stops at 2^63 - 1): the feed reads them
 
-is(verdict(tok($k{ids})), 'ok', 'a key cached');
+is(verdict(tok($t, $k{ids})), 'ok', 'a key cached');
 my $top = $t->last_change;
 my ($ms) = $top =~ /^(\d+)-/;
 # a minute ahead: the entries made after it follow it, its seq + 1, ...
@@ -100,11 +70,11 @@ my $id = $t->redis('XADD', '{apiauth}:changes', $big, 'op', 'key.disable',
     'ak', $k{ids}{access_key});
 is($id, $big, "an entry with ID $big, written by hand");
 $t->redis('HSET', "{apiauth}:key:$k{ids}{access_key}", 'status', 'disabled');
-($took, $v) = until_verdict($k{ids}, 'disabled_key', 1);
+($took, $v) = until_verdict($t, $k{ids}, 'disabled_key', 1);
 is($v, 'disabled_key', sprintf 'its key dropped from the cache (%.3fs)',
     $took);
 $t->ctl('key', 'disable', $k{hand}{access_key});
-($took, $v) = until_verdict($k{hand}, 'disabled_key', 1);
+($took, $v) = until_verdict($t, $k{hand}, 'disabled_key', 1);
 is($v, 'disabled_key', 'the next change, after it, enforced too: the feed '
     . 'goes on');
 is($t->last_change, ($ms + 60000) . '-9223372036854775901',
@@ -116,7 +86,7 @@ is($t->last_change, ($ms + 60000) . '-9223372036854775901',
 $t->stop_nginx;
 $t->redis('HSET', '{apiauth}:meta', 'schema', 3);
 $t->start_nginx;
-my $r = tok($k{new});
+my $r = tok($t, $k{new});
 expect_refused($t, $r, 'store_unavailable', 'schema 3: a key not cached');
 Apiauth::Test::wait_for('the refusal in the log', 5, sub {
     $t->read_file('error.log') =~ /has schema 3, which this module \(schema 2\) cannot read: upgrade ngx_http_apiauth_module/ });

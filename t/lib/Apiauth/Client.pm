@@ -26,6 +26,7 @@ our @EXPORT = qw(
     send_signed send_plain send_raw resend token_headers
     access_log_entries logged line_of refusal expect_refused expect_ok
     nginx_conf parallel_http fresh_second random_hex write_file
+    tok verdict until_verdict lookups feed_clients
 );
 
 # Every test logs these fields; X-Test-Id (never signed) ties a request to
@@ -310,6 +311,53 @@ sub logged {
         return {} if time > $end;
         sleep 0.05;
     }
+}
+
+###############################################################################
+# key changes, seen from outside
+
+# A token request for $key (to /tok/x unless $target is given).
+sub tok {
+    my ($t, $key, $target) = @_;
+    return send_plain($t, target => $target // '/tok/x',
+        headers => [token_headers($key)]);
+}
+
+# What a response says of its key: "ok" for the backend's 200, else the
+# public reason.
+sub verdict {
+    my ($r) = @_;
+    return 'ok' if ($r->{status} // 0) == 200 && ($r->{body} // '') =~ /^backend/;
+    return ref $r->{json} eq 'HASH' ? $r->{json}{reason} // '?'
+        : 'no answer: ' . ($r->{error} // $r->{status} // '');
+}
+
+# Asks for $key every 10 ms until the verdict is $want, or $secs pass:
+# (the seconds it took, the last verdict).
+sub until_verdict {
+    my ($t, $key, $want, $secs) = @_;
+    my $t0 = time;
+    my $v;
+    while (1) {
+        $v = verdict(tok($t, $key));
+        last if $v eq $want || time - $t0 > $secs;
+        sleep 0.01;
+    }
+    return (time - $t0, $v);
+}
+
+# Redis's count of the lookups (HGETALL) it answered.
+sub lookups {
+    my ($t) = @_;
+    my ($line) = grep { /^cmdstat_hgetall:/ }
+        split /\r\n/, $t->redis('INFO', 'commandstats');
+    return $line && $line =~ /calls=(\d+)/ ? $1 : 0;
+}
+
+# The change feeds reading the stream now, as CLIENT LIST lines.
+sub feed_clients {
+    my ($t) = @_;
+    return grep { /cmd=xread/ } split /\n/, $t->redis('CLIENT', 'LIST');
 }
 
 ###############################################################################
