@@ -6,10 +6,12 @@
  * X-Apiauth-Content-SHA256.  It is read only once every other check has
  * admitted the request, so that an unauthenticated client makes nginx
  * buffer or spool nothing, and a refusal goes out without a 100 Continue.
- * It is hashed as it arrives, by a request body filter ahead of the one
- * that writes temp files: in memory or on its way to disk, chunked or not,
- * nothing is read back.  The access handler reads it as the mirror module
- * does: NGX_DONE, and the body's post handler runs the phases again.
+ * A body that came whole with the headers is hashed where it is, and left
+ * there for the content handler.  Any other is hashed as it arrives, by a
+ * request body filter ahead of the one that writes temp files: in memory
+ * or on its way to disk, chunked or not, nothing is read back.  The access
+ * handler reads it as the mirror module does: NGX_DONE, and the body's
+ * post handler runs the phases again.
  */
 
 
@@ -32,7 +34,8 @@ static ngx_int_t ngx_http_apiauth_body_read(ngx_http_request_t *r,
 static void ngx_http_apiauth_body_handler(ngx_http_request_t *r);
 static void ngx_http_apiauth_body_unread(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx);
-static ngx_uint_t ngx_http_apiauth_body_verdict(ngx_http_apiauth_ctx_t *ctx);
+static ngx_uint_t ngx_http_apiauth_body_verdict(ngx_http_apiauth_ctx_t *ctx,
+    apiauth_sha256_t *md);
 static ngx_int_t ngx_http_apiauth_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 
@@ -141,9 +144,7 @@ ngx_http_apiauth_body_preread(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ctx->body_md = &md;
-    ctx->body_reason = ngx_http_apiauth_body_verdict(ctx);
-    ctx->body_md = NULL;
+    ctx->body_reason = ngx_http_apiauth_body_verdict(ctx, &md);
     ctx->body_state = NGX_HTTP_APIAUTH_BODY_JUDGED;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -208,7 +209,7 @@ ngx_http_apiauth_body_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_apiauth_get_ctx(r);
 
-    ctx->body_reason = ngx_http_apiauth_body_verdict(ctx);
+    ctx->body_reason = ngx_http_apiauth_body_verdict(ctx, ctx->body_md);
     ctx->body_state = NGX_HTTP_APIAUTH_BODY_JUDGED;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -230,7 +231,9 @@ static void
 ngx_http_apiauth_body_unread(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx)
 {
-    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+    /* nginx said why (too large, a bad chunk...): a client's doing */
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "apiauth: the body of \"%V\" could not be read",
                   &ctx->access_key);
 
@@ -239,17 +242,16 @@ ngx_http_apiauth_body_unread(ngx_http_request_t *r,
 }
 
 
+/* md NULL: a buffer the filter could not hash */
+
 static ngx_uint_t
-ngx_http_apiauth_body_verdict(ngx_http_apiauth_ctx_t *ctx)
+ngx_http_apiauth_body_verdict(ngx_http_apiauth_ctx_t *ctx,
+    apiauth_sha256_t *md)
 {
     u_char  hex[APIAUTH_SHA256_HEX_LEN];
     u_char  digest[APIAUTH_SHA256_LEN];
 
-    /* a buffer the filter could not hash left no digest context */
-
-    if (ctx->body_md == NULL
-        || apiauth_sha256_final(ctx->body_md, digest) != 0)
-    {
+    if (md == NULL || apiauth_sha256_final(md, digest) != 0) {
         return NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH;
     }
 

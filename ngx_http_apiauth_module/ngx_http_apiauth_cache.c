@@ -344,7 +344,10 @@ ngx_http_apiauth_cache_copy(ngx_http_apiauth_cache_node_t *cn,
 }
 
 
-/* read when a lookup is sent, handed back to cache_put() with its answer */
+/*
+ * read when a lookup is sent, handed back to cache_put() with its answer,
+ * and when a request would join a lookup out (lookup.c)
+ */
 
 uint64_t
 ngx_http_apiauth_cache_epoch(ngx_shm_zone_t *zone)

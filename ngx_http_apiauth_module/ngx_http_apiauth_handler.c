@@ -350,10 +350,21 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_int_t  rc;
 
     if (ctx->cred_reason == NGX_HTTP_APIAUTH_OK) {
-        ctx->reason = ngx_http_apiauth_judge(r, ctx, alcf);
 
-        if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
-            ctx->reason = ngx_http_apiauth_replay(r, ctx, alcf);
+        /*
+         * back from reading the body for this location, whose checks it
+         * passed before: judged again, a long upload would be clock_skew
+         */
+
+        if (ctx->body_loc == alcf) {
+            ctx->reason = NGX_HTTP_APIAUTH_OK;
+
+        } else {
+            ctx->reason = ngx_http_apiauth_judge(r, ctx, alcf);
+
+            if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
+                ctx->reason = ngx_http_apiauth_replay(r, ctx, alcf);
+            }
         }
 
         /* a proven credential is real: refused or not, it stays here */
@@ -371,6 +382,7 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
                                              &ctx->reason);
 
             if (rc == NGX_DONE) {
+                ctx->body_loc = alcf;
                 return NGX_DONE;
             }
 

@@ -217,6 +217,7 @@ typedef struct {
     apiauth_sha256_t           *body_md;
     ngx_uint_t                  body_reason;
     ngx_uint_t                  body_state;
+    ngx_http_apiauth_loc_conf_t *body_loc;      /* the body read for */
 
     /* the refusal page: set per location, read by the filters */
     unsigned                    refused:1;

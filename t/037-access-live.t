@@ -15,7 +15,8 @@ use IO::Socket::INET;
 use Test::More;
 use Time::HiRes qw(sleep time);
 use Apiauth::Test;
-use Apiauth::Client;
+use Apiauth::Client qw(:DEFAULT tok verdict until_verdict lookups
+    feed_clients);
 
 my $t = Apiauth::Test->new;
 $t->start_redis;

@@ -19,7 +19,8 @@ use POSIX ();
 use Test::More;
 use Time::HiRes qw(sleep time);
 use Apiauth::Test;
-use Apiauth::Client;
+use Apiauth::Client qw(:DEFAULT tok verdict until_verdict lookups
+    feed_clients);
 use Apiauth::Relay;
 
 my $t = Apiauth::Test->new;

@@ -82,6 +82,11 @@ $t->write_nginx_conf(nginx_conf(
             error_page 413 400 /err;
             proxy_pass http://127.0.0.1:%%PORT_echo%%;
         }
+        location /skew/ {
+            apiauth signature;
+            apiauth_clock_skew 1s;
+            proxy_pass http://127.0.0.1:%%PORT_echo%%;
+        }
         location = /err {
             apiauth signature;
             proxy_pass http://127.0.0.1:%%PORT_echo%%;
@@ -177,6 +182,22 @@ for my $case (['the same body', $doc, $echoed],
     print $s $sent;
     is(verdict(Apiauth::Client::_exchange($s, '', timeout => 5)), $want,
         "a body sent 0.2 s after its headers, $what: $want");
+}
+
+# an upload that takes longer than the window: judged when it began, not
+# again once its body is in
+{
+    my @hh = post(target => '/skew/up', signed => $doc);
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $port, Proto => 'tcp') or die "connect: $!\n";
+    print $s "POST /skew/up HTTP/1.1\r\n"
+        . join('', map { "$_->[0]: $_->[1]\r\n" } @hh)
+        . 'Content-Length: ' . length($doc) . "\r\nConnection: close\r\n\r\n"
+        . substr($doc, 0, 10);
+    sleep 2.5;
+    print $s substr($doc, 10);
+    is(verdict(Apiauth::Client::_exchange($s, '', timeout => 5)), $echoed,
+        'apiauth_clock_skew 1s, a body that took 2.5 s: admitted');
 }
 
 ###############################################################################
