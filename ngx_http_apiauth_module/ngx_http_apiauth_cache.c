@@ -365,39 +365,82 @@ ngx_http_apiauth_cache_epoch(ngx_shm_zone_t *zone)
 }
 
 
-/* ak NULL: every record, by a new generation */
+/*
+ * a change stream entry, applied once per node: the worker that reads it
+ * first drops the records it names (aks NULL: every record, by a new
+ * generation) and moves the shared position past it; the others find it
+ * passed
+ */
 
 void
-ngx_http_apiauth_cache_invalidate(ngx_shm_zone_t *zone, ngx_str_t *ak)
+ngx_http_apiauth_cache_apply(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_feed_id_t *id, ngx_str_t *aks, ngx_uint_t n)
 {
+    ngx_uint_t                      i;
     ngx_http_apiauth_cache_t       *cache;
+    ngx_http_apiauth_feed_id_t     *cur;
     ngx_http_apiauth_cache_node_t  *cn;
 
     cache = zone->data;
 
     ngx_shmtx_lock(&cache->shpool->mutex);
 
-    cache->sh->epoch++;
+    cur = &cache->sh->feed;
 
-    if (ak == NULL) {
+    if (cur->known
+        && (id->ms < cur->ms || (id->ms == cur->ms && id->seq <= cur->seq)))
+    {
+        ngx_shmtx_unlock(&cache->shpool->mutex);
+        return;
+    }
+
+    if (aks == NULL) {
         cache->sh->generation++;
+        cache->sh->epoch++;
 
-    } else {
-        cn = ngx_http_apiauth_cache_node(cache, ak);
+    } else if (n) {
+        cache->sh->epoch++;
 
-        if (cn) {
-            ngx_http_apiauth_cache_delete(cache, cn);
+        for (i = 0; i < n; i++) {
+            cn = ngx_http_apiauth_cache_node(cache, &aks[i]);
+
+            if (cn) {
+                ngx_http_apiauth_cache_delete(cache, cn);
+            }
         }
     }
+
+    *cur = *id;
 
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
 
 
 /*
- * the change feed's position, shared so that a new worker resumes where
- * the others are; it only moves forward, but where a gap forces it
+ * the feed starts after entry id, what came before unknown: a new
+ * generation, and the position set there even if it goes back (a stream
+ * made anew)
  */
+
+void
+ngx_http_apiauth_cache_restart(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_feed_id_t *id)
+{
+    ngx_http_apiauth_cache_t  *cache;
+
+    cache = zone->data;
+
+    ngx_shmtx_lock(&cache->shpool->mutex);
+
+    cache->sh->generation++;
+    cache->sh->epoch++;
+    cache->sh->feed = *id;
+
+    ngx_shmtx_unlock(&cache->shpool->mutex);
+}
+
+
+/* where the feed is: a new worker resumes where the others are */
 
 void
 ngx_http_apiauth_cache_feed_get(ngx_shm_zone_t *zone,
@@ -409,29 +452,6 @@ ngx_http_apiauth_cache_feed_get(ngx_shm_zone_t *zone,
 
     ngx_shmtx_lock(&cache->shpool->mutex);
     *id = cache->sh->feed;
-    ngx_shmtx_unlock(&cache->shpool->mutex);
-}
-
-
-void
-ngx_http_apiauth_cache_feed_set(ngx_shm_zone_t *zone,
-    ngx_http_apiauth_feed_id_t *id, ngx_uint_t force)
-{
-    ngx_http_apiauth_cache_t    *cache;
-    ngx_http_apiauth_feed_id_t  *cur;
-
-    cache = zone->data;
-
-    ngx_shmtx_lock(&cache->shpool->mutex);
-
-    cur = &cache->sh->feed;
-
-    if (force || !cur->known || id->ms > cur->ms
-        || (id->ms == cur->ms && id->seq > cur->seq))
-    {
-        *cur = *id;
-    }
-
     ngx_shmtx_unlock(&cache->shpool->mutex);
 }
 

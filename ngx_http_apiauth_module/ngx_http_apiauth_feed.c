@@ -26,6 +26,9 @@
 #define NGX_HTTP_APIAUTH_FEED_BLOCK      1000      /* ms */
 #define NGX_HTTP_APIAUTH_FEED_COUNT      "128"
 
+/* the accessKeys an entry names: two at most (set-access-key) */
+#define NGX_HTTP_APIAUTH_FEED_KEYS       8
+
 /*
  * after an error reply, doubling while they go on: an ACL without XREAD
  * is logged twice a minute, not every second
@@ -324,8 +327,7 @@ ngx_http_apiauth_feed_sought(ngx_http_apiauth_redis_cmd_t *cmd,
 
     newest.known = 1;
 
-    ngx_http_apiauth_cache_invalidate(feed->amcf->cache_zone, NULL);
-    ngx_http_apiauth_cache_feed_set(feed->amcf->cache_zone, &newest, 1);
+    ngx_http_apiauth_cache_restart(feed->amcf->cache_zone, &newest);
 
     feed->pos = newest;
 
@@ -399,8 +401,6 @@ ngx_http_apiauth_feed_entries(ngx_http_apiauth_redis_cmd_t *cmd,
         }
     }
 
-    ngx_http_apiauth_cache_feed_set(feed->amcf->cache_zone, &feed->pos, 0);
-
     if (i == entries->elements) {
         ngx_http_apiauth_feed_read();
         return;
@@ -426,7 +426,8 @@ static ngx_int_t
 ngx_http_apiauth_feed_apply(redisReply *entry)
 {
     size_t                       i;
-    ngx_str_t                    ak;
+    ngx_str_t                    aks[NGX_HTTP_APIAUTH_FEED_KEYS];
+    ngx_uint_t                   n, all, bad;
     redisReply                  *f, *v, *fields;
     ngx_http_apiauth_feed_id_t   id;
     ngx_http_apiauth_feed_t     *feed = &ngx_http_apiauth_feed;
@@ -438,17 +439,17 @@ ngx_http_apiauth_feed_apply(redisReply *entry)
     feed->pos = id;
 
     fields = entry->element[1];
+    n = 0;
+    bad = (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2);
+    all = 0;
 
-    if (fields->type != REDIS_REPLY_ARRAY || fields->elements % 2) {
-        goto malformed;
-    }
-
-    for (i = 0; i < fields->elements; i += 2) {
+    for (i = 0; !bad && i < fields->elements; i += 2) {
         f = fields->element[i];
         v = fields->element[i + 1];
 
         if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
-            goto malformed;
+            bad = 1;
+            break;
         }
 
         ngx_log_debug4(NGX_LOG_DEBUG_HTTP, feed->log, 0,
@@ -456,14 +457,8 @@ ngx_http_apiauth_feed_apply(redisReply *entry)
                        v->str);
 
         if (f->len == 2 && ngx_strncmp(f->str, "op", 2) == 0) {
-
-            if ((v->len == 4 && ngx_strncmp(v->str, "init", 4) == 0)
-                || (v->len == 7 && ngx_strncmp(v->str, "upgrade", 7) == 0))
-            {
-                ngx_http_apiauth_cache_invalidate(feed->amcf->cache_zone,
-                                                  NULL);
-            }
-
+            all |= (v->len == 4 && ngx_strncmp(v->str, "init", 4) == 0)
+                   || (v->len == 7 && ngx_strncmp(v->str, "upgrade", 7) == 0);
             continue;
         }
 
@@ -473,22 +468,26 @@ ngx_http_apiauth_feed_apply(redisReply *entry)
             continue;
         }
 
-        ak.data = (u_char *) v->str;
-        ak.len = v->len;
+        if (n == NGX_HTTP_APIAUTH_FEED_KEYS) {
+            all = 1;
+            continue;
+        }
 
-        ngx_http_apiauth_cache_invalidate(feed->amcf->cache_zone, &ak);
+        aks[n].data = (u_char *) v->str;
+        aks[n].len = v->len;
+        n++;
     }
 
-    return NGX_OK;
+    if (bad) {
+        ngx_log_error(NGX_LOG_WARN, feed->log, 0,
+                      "apiauth: entry %uL-%uL of \"" APIAUTH_STORE_CHANGES "\" "
+                      "is not a change: every cached key is fetched again",
+                      id.ms, id.seq);
+        all = 1;
+    }
 
-malformed:
-
-    ngx_log_error(NGX_LOG_WARN, feed->log, 0,
-                  "apiauth: entry %uL-%uL of \"" APIAUTH_STORE_CHANGES "\" "
-                  "is not a change: every cached key is fetched again",
-                  id.ms, id.seq);
-
-    ngx_http_apiauth_cache_invalidate(feed->amcf->cache_zone, NULL);
+    ngx_http_apiauth_cache_apply(feed->amcf->cache_zone, &id,
+                                 all ? NULL : aks, n);
 
     return NGX_OK;
 }

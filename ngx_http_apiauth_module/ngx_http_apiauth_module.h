@@ -286,11 +286,12 @@ ngx_int_t ngx_http_apiauth_cache_get_stale(ngx_shm_zone_t *zone,
 void ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_key_t *key, uint64_t epoch, ngx_log_t *log);
 uint64_t ngx_http_apiauth_cache_epoch(ngx_shm_zone_t *zone);
-void ngx_http_apiauth_cache_invalidate(ngx_shm_zone_t *zone, ngx_str_t *ak);
+void ngx_http_apiauth_cache_apply(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_feed_id_t *id, ngx_str_t *aks, ngx_uint_t n);
+void ngx_http_apiauth_cache_restart(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_feed_id_t *id);
 void ngx_http_apiauth_cache_feed_get(ngx_shm_zone_t *zone,
     ngx_http_apiauth_feed_id_t *id);
-void ngx_http_apiauth_cache_feed_set(ngx_shm_zone_t *zone,
-    ngx_http_apiauth_feed_id_t *id, ngx_uint_t force);
 ngx_uint_t ngx_http_apiauth_cache_warn(ngx_shm_zone_t *zone, ngx_str_t *ak,
     time_t period);
 ngx_int_t ngx_http_apiauth_key_copy(ngx_pool_t *pool,
