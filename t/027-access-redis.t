@@ -74,6 +74,8 @@ sub until_admitted {
 
 $t->write_nginx_conf($conf->(''));
 $t->start_nginx;
+# a fresh zone's first feed starts a new generation: cache after it
+$t->wait_feeds(1);
 
 my $r = tok($k{warm});
 expect_ok($t, $r, $k{warm}, 'a key looked up (and now cached)');

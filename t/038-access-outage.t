@@ -49,6 +49,8 @@ sub restart_nginx {
     $t->stop_nginx;
     $t->write_nginx_conf(conf(@_));
     $t->start_nginx;
+    # a fresh zone's first feed starts a new generation: cache after it
+    $t->wait_feeds(2);
 }
 
 my $log0;
@@ -302,7 +304,6 @@ is(scalar @links, 4, 'Redis sees two links a worker, none of the old '
 
 my $slow = Apiauth::Relay->new($t, 'slow', delay => ['HGETALL', 0.5]);
 restart_nginx(via => 'slow');
-$t->wait_feeds(2);
 my $quit = $t->create_key('--name', 'quit');
 my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
     Proto => 'tcp') or die "connect: $!\n";
