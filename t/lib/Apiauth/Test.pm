@@ -418,6 +418,29 @@ sub start_nginx {
         return IO::Socket::INET->new(PeerAddr => '127.0.0.1',
             PeerPort => $self->port('http'), Proto => 'tcp');
     });
+    $self->settle_feeds;
+}
+
+# Where nginx reads this test's Redis, its workers' change feeds find their
+# place before the test goes on: a fresh zone's first feed starts a new
+# generation of the cache, which drops what was cached before it, and a
+# test expects a settled cache.  Best effort: feeds that cannot connect (a
+# wrong password, on purpose) are waited for 2 s at most.
+sub settle_feeds {
+    my ($self) = @_;
+    return 0 unless $self->{pids}{redis};
+    my $conf = $self->read_file('nginx.conf');
+    my $port = $self->port('redis');
+    return 0 unless $conf =~ /apiauth_redis\s+127\.0\.0\.1:$port\b/;
+    my ($n) = $conf =~ /^\s*worker_processes\s+(\d+);/m;
+    my $end = time + 2;
+    while (time < $end) {
+        my $list = eval { $self->redis('CLIENT', 'LIST') };
+        return 1 if defined $list && !ref $list
+            && ($n // 1) <= grep { /\bcmd=xread\b/ } split /\n/, $list;
+        sleep 0.05;
+    }
+    return 0;
 }
 
 # nginx's workers, from its master's children
