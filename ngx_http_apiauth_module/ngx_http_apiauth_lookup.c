@@ -4,10 +4,10 @@
  *
  * Key lookups: one HGETALL of {apiauth}:key:<accessKey> returns a
  * consistent snapshot of the key.  Concurrent misses for one accessKey in a
- * worker wait on one lookup, unless an invalidation came between them.  A lookup outlives the requests that wait on
- * it, so it lives on the heap; a request that ends first leaves the queue.
- * An answer reaches each waiter through its handler: the lookup knows
- * nothing of requests.
+ * worker wait on one lookup, unless an invalidation came between them.  A
+ * lookup outlives the requests that wait on it, so it lives on the heap; a
+ * request that ends first leaves the queue.  An answer reaches each waiter
+ * through its handler: the lookup knows nothing of requests.
  */
 
 
