@@ -97,6 +97,18 @@ ngx_http_apiauth_body_check(ngx_http_request_t *r,
         return NGX_OK;
     }
 
+    /* read before, by another module, it went by unhashed */
+
+    if (r != r->main || r->request_body || r->discard_body) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "apiauth: the body of \"%V\" was read before its hash "
+                      "could be checked", &ctx->access_key);
+        ctx->body_reason = NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH;
+        ctx->body_state = NGX_HTTP_APIAUTH_BODY_JUDGED;
+        *reason = ctx->body_reason;
+        return NGX_OK;
+    }
+
     rc = ngx_http_apiauth_body_preread(r, ctx);
 
     if (rc == NGX_DECLINED) {
@@ -128,7 +140,6 @@ ngx_http_apiauth_body_preread(ngx_http_request_t *r,
 
     if (r->headers_in.chunked
         || r->http_version >= NGX_HTTP_VERSION_20
-        || r != r->main || r->request_body || r->discard_body
         || r->header_in->last - r->header_in->pos < len)
     {
         return NGX_DECLINED;
@@ -156,24 +167,13 @@ ngx_http_apiauth_body_preread(ngx_http_request_t *r,
 }
 
 
-/* NGX_OK: judged already (ctx->body_reason); NGX_DONE: being read */
+/* NGX_DONE: being read; NGX_OK: read at once, judged (ctx->body_reason) */
 
 static ngx_int_t
 ngx_http_apiauth_body_read(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx)
 {
     ngx_int_t          rc;
     apiauth_sha256_t  *md;
-
-    /* read before, by another module, it went by unhashed */
-
-    if (r != r->main || r->request_body || r->discard_body) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "apiauth: the body of \"%V\" was read before its hash "
-                      "could be checked", &ctx->access_key);
-        ctx->body_reason = NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH;
-        ctx->body_state = NGX_HTTP_APIAUTH_BODY_JUDGED;
-        return NGX_OK;
-    }
 
     md = ngx_palloc(r->pool, sizeof(apiauth_sha256_t));
     if (md == NULL || apiauth_sha256_init(md) != 0) {

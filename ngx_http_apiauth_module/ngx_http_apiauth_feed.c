@@ -73,6 +73,7 @@ static ngx_uint_t ngx_http_apiauth_feed_failed(redisReply *reply,
     const char *what);
 static void ngx_http_apiauth_feed_later(void);
 static void ngx_http_apiauth_feed_retry(ngx_event_t *ev);
+static const char *ngx_http_apiauth_feed_pos(void);
 static ngx_int_t ngx_http_apiauth_feed_entry_id(redisReply *entry,
     ngx_http_apiauth_feed_id_t *id);
 static ngx_int_t ngx_http_apiauth_feed_uint64(u_char *p, u_char *end,
@@ -178,12 +179,9 @@ ngx_http_apiauth_feed_start(void)
         return;
     }
 
-    *ngx_sprintf(ngx_http_apiauth_feed_id, "%uL-%uL", feed->pos.ms,
-                 feed->pos.seq) = '\0';
-
     ngx_http_apiauth_feed_range("XRANGE",
                                 (feed->pos.ms || feed->pos.seq)
-                                ? (char *) ngx_http_apiauth_feed_id : "-",
+                                ? ngx_http_apiauth_feed_pos() : "-",
                                 "+", ngx_http_apiauth_feed_checked);
 }
 
@@ -345,9 +343,6 @@ ngx_http_apiauth_feed_read(void)
     const char               *argv[8];
     ngx_http_apiauth_feed_t  *feed = &ngx_http_apiauth_feed;
 
-    *ngx_sprintf(ngx_http_apiauth_feed_id, "%uL-%uL", feed->pos.ms,
-                 feed->pos.seq) = '\0';
-
     argv[0] = "XREAD";
     argv[1] = "COUNT";
     argv[2] = NGX_HTTP_APIAUTH_FEED_COUNT;
@@ -355,7 +350,7 @@ ngx_http_apiauth_feed_read(void)
     argv[4] = ngx_value(NGX_HTTP_APIAUTH_FEED_BLOCK);
     argv[5] = "STREAMS";
     argv[6] = APIAUTH_STORE_CHANGES;
-    argv[7] = (char *) ngx_http_apiauth_feed_id;
+    argv[7] = ngx_http_apiauth_feed_pos();
 
     ngx_http_apiauth_feed_send(ngx_http_apiauth_feed_entries,
                                NGX_HTTP_APIAUTH_FEED_BLOCK
@@ -549,6 +544,20 @@ ngx_http_apiauth_feed_retry(ngx_event_t *ev)
     if (!feed->busy && !feed->exiting) {
         ngx_http_apiauth_feed_start();
     }
+}
+
+
+/* the last entry applied, as an ID for a command: "ms-seq" */
+
+static const char *
+ngx_http_apiauth_feed_pos(void)
+{
+    ngx_http_apiauth_feed_t  *feed = &ngx_http_apiauth_feed;
+
+    *ngx_sprintf(ngx_http_apiauth_feed_id, "%uL-%uL", feed->pos.ms,
+                 feed->pos.seq) = '\0';
+
+    return (const char *) ngx_http_apiauth_feed_id;
 }
 
 

@@ -939,38 +939,38 @@ ngx_http_apiauth_cache_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* ttl=, negative_ttl= and stale=TIME, into ttl[0], ttl[1] and ttl[2] */
+/* ttl=, negative_ttl= and stale=TIME: into ttl[i] for the i-th of them */
 
 static ngx_int_t
 ngx_http_apiauth_cache_param(ngx_conf_t *cf, ngx_str_t *value, void *data)
 {
     ngx_msec_t *ttl = data;
 
-    ngx_str_t   s;
-    ngx_msec_t *t;
+    ngx_str_t   s, *name;
+    ngx_uint_t  i;
 
-    if (ngx_strncmp(value->data, "ttl=", 4) == 0) {
-        s.data = value->data + 4;
-        s.len = value->len - 4;
-        t = &ttl[0];
+    static ngx_str_t  names[] = {
+        ngx_string("ttl="),
+        ngx_string("negative_ttl="),
+        ngx_string("stale=")
+    };
 
-    } else if (ngx_strncmp(value->data, "negative_ttl=", 13) == 0) {
-        s.data = value->data + 13;
-        s.len = value->len - 13;
-        t = &ttl[1];
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        name = &names[i];
 
-    } else if (ngx_strncmp(value->data, "stale=", 6) == 0) {
-        s.data = value->data + 6;
-        s.len = value->len - 6;
-        t = &ttl[2];
+        if (value->len > name->len
+            && ngx_strncmp(value->data, name->data, name->len) == 0)
+        {
+            s.data = value->data + name->len;
+            s.len = value->len - name->len;
 
-    } else {
-        return NGX_DECLINED;
+            ttl[i] = ngx_parse_time(&s, 0);
+
+            return ttl[i] == (ngx_msec_t) NGX_ERROR ? NGX_DECLINED : NGX_OK;
+        }
     }
 
-    *t = ngx_parse_time(&s, 0);
-
-    return *t == (ngx_msec_t) NGX_ERROR ? NGX_DECLINED : NGX_OK;
+    return NGX_DECLINED;
 }
 
 
