@@ -20,6 +20,13 @@
 static void apiauth_record_expires(apiauth_record_t *rec);
 
 
+#define APIAUTH_CALL_NAME(id, name)  name,
+const char  *apiauth_call_fields[APIAUTH_CALL_NFIELDS] = {
+    APIAUTH_CALL_FIELDS(APIAUTH_CALL_NAME)
+};
+#undef APIAUTH_CALL_NAME
+
+
 /* the fields of a key record docs/keys.md lists; others are skipped */
 
 #define apiauth_record_field(f)                                              \

@@ -35,6 +35,42 @@
 #define APIAUTH_STORE_CHANGES_MAXLEN   100000
 
 
+/*
+ * call records (docs/records.md): nginx appends one stream entry per call
+ * with these fields, in this order, every one present (an empty string
+ * where there is nothing to say); apiauth-ctl records drains them.  "call"
+ * names them in code: a "record" is also a key's hash
+ */
+#define APIAUTH_RECORDS_STREAM         "{apiauth}:records"
+#define APIAUTH_RECORDS_VERSION        1
+
+#define APIAUTH_CALL_FIELDS(X)                                             \
+    X(VERSION,   "v")           /* APIAUTH_RECORDS_VERSION */               \
+    X(ID,        "id")          /* $request_id, 32 hex digits */            \
+    X(TIME,      "t")           /* request start, unix ms */                \
+    X(AK,        "ak")          /* accessKey, when well formed */           \
+    X(NAME,      "name")        /* the key's name, when found */            \
+    X(IP,        "ip")          /* client address ($remote_addr) */         \
+    X(METHOD,    "method")                                                  \
+    X(PATH,      "path")        /* as sent, without the query string */     \
+    X(INTERFACE, "interface")   /* apiauth_interface where decided */       \
+    X(APP,       "app")         /* apiauth_app where decided */             \
+    X(STATUS,    "status")      /* the response's status */                 \
+    X(RESULT,    "result")      /* ok, denied or error */                   \
+    X(REASON,    "reason")      /* the exact reason code */                 \
+    X(RT,        "rt")          /* request time, ms */                      \
+    X(BYTES,     "bytes")       /* bytes sent to the client */              \
+    X(SERVER,    "server")      /* $server_name */                          \
+    X(NODE,      "node")        /* the nginx node's host name */
+
+#define APIAUTH_CALL_ENUM(id, name)  APIAUTH_CALL_##id,
+enum { APIAUTH_CALL_FIELDS(APIAUTH_CALL_ENUM) APIAUTH_CALL_NFIELDS };
+#undef APIAUTH_CALL_ENUM
+
+/* the field names, indexed by APIAUTH_CALL_* */
+extern const char  *apiauth_call_fields[APIAUTH_CALL_NFIELDS];
+
+
 typedef struct {
     const unsigned char  *data;         /* NULL: the field is absent */
     size_t                len;
