@@ -45,7 +45,7 @@ TOOL_CFLAGS = -std=gnu11 -O2 -g -Wall -Wextra -Werror -I$(MOD) \
 ifeq ($(SAN),1)
 TOOL_CFLAGS := $(filter-out -O2 -D_FORTIFY_SOURCE=2,$(TOOL_CFLAGS)) -O1
 endif
-TOOL_LIBS   = -lhiredis -lcrypto $(SAN_FLAGS)
+TOOL_LIBS   = -lhiredis -lcrypto -lsqlite3 $(SAN_FLAGS)
 UNIT_LIBS   = -lcrypto $(SAN_FLAGS)
 TOOL_SRCS  := $(wildcard tools/*.c)
 TOOL_HDRS  := $(wildcard tools/*.h)
@@ -56,7 +56,7 @@ UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 DEB_PKGS    = nginx nginx-dev redis-server redis-tools libhiredis-dev \
               libssl-dev libpcre2-dev libsqlite3-dev zlib1g-dev wrk curl \
-              build-essential python3 perl procps
+              build-essential python3 python3-prometheus-client perl procps
 
 .PHONY: all deps module tool unit test demo bench install clean
 

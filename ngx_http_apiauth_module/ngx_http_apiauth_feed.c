@@ -107,7 +107,8 @@ ngx_http_apiauth_feed_init(ngx_cycle_t *cycle,
     feed->cmd.data = feed;
     feed->cmd.cancelable = 1;
 
-    feed->link = ngx_http_apiauth_redis_open(cycle, amcf, "feed",
+    feed->link = ngx_http_apiauth_redis_open(cycle, amcf,
+                                             NGX_HTTP_APIAUTH_LINK_FEED,
                                              ngx_http_apiauth_feed_ready,
                                              feed);
 

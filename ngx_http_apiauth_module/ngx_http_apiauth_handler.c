@@ -77,6 +77,8 @@ ngx_http_apiauth_handler(ngx_http_request_t *r)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "apiauth handler, state %ui", ctx->state);
 
+    ngx_http_apiauth_records_note(r, ctx, alcf);
+
     switch (ctx->state) {
 
     case NGX_HTTP_APIAUTH_STATE_NEW:
@@ -249,6 +251,10 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
                    : rc == NGX_DONE ? "cached as unknown"
                    : rc == NGX_DECLINED ? "not cached" : "cache error");
 
+    ngx_http_apiauth_stat_add(rc == NGX_DECLINED
+                              ? NGX_HTTP_APIAUTH_STAT_CACHE_MISSES
+                              : NGX_HTTP_APIAUTH_STAT_CACHE_HITS, 1);
+
     switch (rc) {
 
     case NGX_OK:
@@ -311,6 +317,8 @@ ngx_http_apiauth_unavailable(ngx_http_request_t *r,
     {
         ctx->have_key = 1;
         ctx->stale = 1;
+
+        ngx_http_apiauth_stat_add(NGX_HTTP_APIAUTH_STAT_CACHE_STALE, 1);
 
         /* once a minute per key, not once a request */
 

@@ -61,7 +61,8 @@ ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_lookup_log = cycle->log;
 
     ngx_http_apiauth_lookup_link =
-        ngx_http_apiauth_redis_open(cycle, amcf, "lookups", NULL, NULL);
+        ngx_http_apiauth_redis_open(cycle, amcf,
+                                     NGX_HTTP_APIAUTH_LINK_LOOKUPS, NULL, NULL);
 
     return ngx_http_apiauth_lookup_link ? NGX_OK : NGX_ERROR;
 }

@@ -36,6 +36,8 @@ static char *ngx_http_apiauth_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_apiauth(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_apiauth_records(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_apiauth_redis(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_apiauth_redis_address(ngx_conf_t *cf,
@@ -175,6 +177,27 @@ static ngx_command_t  ngx_http_apiauth_commands[] = {
       offsetof(ngx_http_apiauth_loc_conf_t, body_hash),
       &ngx_http_apiauth_body_hashes },
 
+    { ngx_string("apiauth_records"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_apiauth_records,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, records),
+      NULL },
+
+    { ngx_string("apiauth_records_pipeline"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_apiauth_records_pipeline,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apiauth_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_apiauth_status,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -245,7 +268,8 @@ ngx_http_apiauth_reason_t  ngx_http_apiauth_reasons[] = {
     ngx_http_apiauth_reason("body_hash_mismatch", "body_hash_mismatch",
                             NGX_HTTP_UNAUTHORIZED, "denied"),
     ngx_http_apiauth_reason("unsigned_body", "unsigned_body",
-                            NGX_HTTP_UNAUTHORIZED, "denied")
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("unfinished", "unfinished", 0, "error")
 };
 
 
@@ -431,6 +455,8 @@ ngx_http_apiauth_create_main_conf(ngx_conf_t *cf)
     amcf->timeout = NGX_CONF_UNSET_MSEC;
     amcf->request_id_index = NGX_ERROR;
 
+    ngx_http_apiauth_records_conf_init(&amcf->records);
+
     return amcf;
 }
 
@@ -458,6 +484,7 @@ ngx_http_apiauth_create_loc_conf(ngx_conf_t *cf)
     conf->hide = NGX_CONF_UNSET;
     conf->log_level = NGX_CONF_UNSET_UINT;
     conf->body_hash = NGX_CONF_UNSET_UINT;
+    conf->records = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -478,6 +505,7 @@ ngx_http_apiauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->log_level, prev->log_level, NGX_LOG_INFO);
     ngx_conf_merge_uint_value(conf->body_hash, prev->body_hash,
                               NGX_HTTP_APIAUTH_BODY_VERIFY);
+    ngx_conf_merge_value(conf->records, prev->records, 0);
 
     if (conf->app == NULL) {
         conf->app = prev->app;
@@ -495,6 +523,30 @@ ngx_http_apiauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (conf->clock_skew > amcf->max_skew) {
             amcf->max_skew = conf->clock_skew;
         }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "on" anywhere: each worker gets its records pipeline */
+
+static char *
+ngx_http_apiauth_records(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apiauth_loc_conf_t *alcf = conf;
+
+    char                          *rv;
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (alcf->records) {
+        amcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_apiauth_module);
+        amcf->records.used = 1;
     }
 
     return NGX_CONF_OK;
@@ -1073,6 +1125,17 @@ ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf)
         }
     }
 
+    amcf->status_zone = ngx_http_apiauth_status_add(cf);
+    if (amcf->status_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_apiauth_records_init_conf(cf, &amcf->records)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (amcf->nonce_zone == NULL) {
         ngx_str_set(&name, "apiauth_nonce");
         amcf->nonce_zone = ngx_http_apiauth_nonce_add(cf, &name,
@@ -1133,6 +1196,13 @@ ngx_http_apiauth_init(ngx_conf_t *cf)
 
     *h = ngx_http_apiauth_admitted;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_LOG_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_apiauth_log_handler;
+
     if (ngx_http_apiauth_body_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
@@ -1158,7 +1228,8 @@ ngx_http_apiauth_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_apiauth_credentials_init(cycle) != NGX_OK
-        || ngx_http_apiauth_lookup_init(cycle, amcf) != NGX_OK)
+        || ngx_http_apiauth_lookup_init(cycle, amcf) != NGX_OK
+        || ngx_http_apiauth_records_init(cycle, amcf) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1170,6 +1241,7 @@ ngx_http_apiauth_init_process(ngx_cycle_t *cycle)
 static void
 ngx_http_apiauth_exit_process(ngx_cycle_t *cycle)
 {
+    ngx_http_apiauth_records_exit();
     ngx_http_apiauth_feed_exit();
     ngx_http_apiauth_lookup_exit();
 }

@@ -52,6 +52,40 @@
 #define NGX_HTTP_APIAUTH_STORE_UNAVAILABLE      13
 #define NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH     14
 #define NGX_HTTP_APIAUTH_UNSIGNED_BODY          15
+/* call records only: the request ended before a verdict */
+#define NGX_HTTP_APIAUTH_UNFINISHED             16
+#define NGX_HTTP_APIAUTH_REASONS                17
+
+
+/* Redis links, by kind */
+#define NGX_HTTP_APIAUTH_LINK_LOOKUPS    0
+#define NGX_HTTP_APIAUTH_LINK_FEED       1
+#define NGX_HTTP_APIAUTH_LINK_RECORDS    2
+#define NGX_HTTP_APIAUTH_LINKS           3
+
+
+/* counters in shared memory (ngx_http_apiauth_status.c) */
+#define NGX_HTTP_APIAUTH_STAT_CACHE_HITS        0
+#define NGX_HTTP_APIAUTH_STAT_CACHE_MISSES      1
+#define NGX_HTTP_APIAUTH_STAT_CACHE_STALE       2
+#define NGX_HTTP_APIAUTH_STAT_RECORDS           3
+#define NGX_HTTP_APIAUTH_STAT_RECORDS_BUFFERED  4     /* a gauge */
+#define NGX_HTTP_APIAUTH_STAT_RECORDS_SENT      5
+#define NGX_HTTP_APIAUTH_STAT_RECORDS_SPOOLED   6
+#define NGX_HTTP_APIAUTH_STAT_RECORDS_REPLAYED  7
+#define NGX_HTTP_APIAUTH_STAT_RECORDS_DROPPED   8
+#define NGX_HTTP_APIAUTH_STAT_LINK_UP           9     /* gauges, by kind */
+#define NGX_HTTP_APIAUTH_STAT_RECONNECTS        (9 + NGX_HTTP_APIAUTH_LINKS)
+#define NGX_HTTP_APIAUTH_STAT_N                 (9 + 2 * NGX_HTTP_APIAUTH_LINKS)
+
+
+/* call records: a field is cut to this length, so a frame is bounded */
+#define NGX_HTTP_APIAUTH_RECORDS_VERSION  "1"
+#define NGX_HTTP_APIAUTH_FIELD_MAX       2048
+#define NGX_HTTP_APIAUTH_FRAME_MAX                                           \
+    (APIAUTH_CALL_NFIELDS * (2 + NGX_HTTP_APIAUTH_FIELD_MAX))
+#define NGX_HTTP_APIAUTH_SPOOL_DIR       "/var/lib/nginx/apiauth"
+#define NGX_HTTP_APIAUTH_SPOOL_SCAN      5          /* seconds */
 
 
 /* apiauth_body_hash */
@@ -99,6 +133,21 @@ typedef struct {
 } ngx_http_apiauth_key_t;
 
 
+/* apiauth_records_pipeline */
+typedef struct {
+    ngx_str_t                   stream;
+    ngx_msec_t                  flush;
+    ngx_uint_t                  batch;
+    size_t                      buffer;
+    ngx_flag_t                  spool_on;
+    ngx_str_t                   spool_dir;
+    off_t                       spool_size;
+    ngx_uint_t                  maxlen;         /* 0: none */
+    ngx_uint_t                  set;            /* the directive was seen */
+    ngx_uint_t                  used;           /* apiauth_records on */
+} ngx_http_apiauth_records_conf_t;
+
+
 typedef struct {
     /* apiauth_redis */
     ngx_str_t                   redis_text;     /* for messages */
@@ -118,6 +167,9 @@ typedef struct {
 
     ngx_shm_zone_t             *cache_zone;
     ngx_shm_zone_t             *nonce_zone;
+    ngx_shm_zone_t             *status_zone;
+
+    ngx_http_apiauth_records_conf_t  records;
 
     /* the widest apiauth_clock_skew: how long a nonce is remembered */
     time_t                      max_skew;
@@ -142,6 +194,7 @@ typedef struct {
     ngx_flag_t                  hide;
     ngx_uint_t                  log_level;      /* of refusals */
     ngx_uint_t                  body_hash;
+    ngx_flag_t                  records;
 } ngx_http_apiauth_loc_conf_t;
 
 
@@ -218,6 +271,11 @@ typedef struct {
     ngx_uint_t                  body_reason;
     ngx_uint_t                  body_state;
     ngx_http_apiauth_loc_conf_t *body_loc;      /* the body read for */
+
+    /* the location that judged last, for the call record */
+    ngx_http_apiauth_loc_conf_t *record_loc;
+    ngx_str_t                   record_app;
+    ngx_str_t                   record_interface;
 
     /* the refusal page: set per location, read by the filters */
     unsigned                    refused:1;
@@ -340,7 +398,7 @@ struct ngx_http_apiauth_redis_cmd_s {
 };
 
 ngx_http_apiauth_redis_link_t *ngx_http_apiauth_redis_open(ngx_cycle_t *cycle,
-    ngx_http_apiauth_main_conf_t *amcf, const char *name,
+    ngx_http_apiauth_main_conf_t *amcf, ngx_uint_t kind,
     ngx_http_apiauth_redis_ready_pt ready, void *data);
 void ngx_http_apiauth_redis_close(ngx_http_apiauth_redis_link_t *link);
 ngx_int_t ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
@@ -351,6 +409,41 @@ ngx_int_t ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
 ngx_int_t ngx_http_apiauth_feed_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_main_conf_t *amcf);
 void ngx_http_apiauth_feed_exit(void);
+
+/* ngx_http_apiauth_records.c: call records, from the log phase */
+void ngx_http_apiauth_records_conf_init(ngx_http_apiauth_records_conf_t *conf);
+char *ngx_http_apiauth_records_pipeline(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_apiauth_records_init_conf(ngx_conf_t *cf,
+    ngx_http_apiauth_records_conf_t *rc);
+ngx_int_t ngx_http_apiauth_records_init(ngx_cycle_t *cycle,
+    ngx_http_apiauth_main_conf_t *amcf);
+void ngx_http_apiauth_records_exit(void);
+ngx_int_t ngx_http_apiauth_log_handler(ngx_http_request_t *r);
+void ngx_http_apiauth_records_note(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+
+/* ngx_http_apiauth_spool.c: records framed, and spooled while Redis is away */
+size_t ngx_http_apiauth_frame_size(ngx_str_t *fields, ngx_uint_t n);
+u_char *ngx_http_apiauth_frame_write(u_char *p, ngx_str_t *fields,
+    ngx_uint_t n);
+ngx_int_t ngx_http_apiauth_frame_next(u_char **pos, u_char *last,
+    ngx_str_t *fields, ngx_uint_t n);
+void ngx_http_apiauth_spool_init(ngx_cycle_t *cycle, ngx_str_t *dir,
+    off_t max);
+ngx_uint_t ngx_http_apiauth_spool_write(u_char *p, u_char *last);
+ngx_uint_t ngx_http_apiauth_spool_pending(void);
+size_t ngx_http_apiauth_spool_read(u_char *buf, size_t size, ngx_uint_t max,
+    ngx_uint_t *n, ngx_uint_t *lost);
+void ngx_http_apiauth_spool_commit(void);
+void ngx_http_apiauth_spool_exit(void);
+
+/* ngx_http_apiauth_status.c: counters, and apiauth_status */
+extern const char  *ngx_http_apiauth_link_kinds[NGX_HTTP_APIAUTH_LINKS];
+ngx_shm_zone_t *ngx_http_apiauth_status_add(ngx_conf_t *cf);
+void ngx_http_apiauth_stat_add(ngx_uint_t stat, ngx_atomic_int_t n);
+void ngx_http_apiauth_stat_reason(ngx_uint_t reason);
+char *ngx_http_apiauth_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 
 
 #endif /* _NGX_HTTP_APIAUTH_MODULE_H_INCLUDED_ */

@@ -33,7 +33,10 @@ struct ngx_http_apiauth_redis_link_s {
     ngx_http_apiauth_main_conf_t       *amcf;
     ngx_log_t                          *log;
     const char                         *name;       /* for messages */
+    ngx_uint_t                          kind;
     ngx_uint_t                          state;
+    ngx_uint_t                          up;         /* counted as up */
+    ngx_uint_t                          connected;  /* once, at least */
     ngx_uint_t                          failed;     /* since last ready */
     ngx_uint_t                          exiting;
     ngx_msec_t                          backoff;
@@ -48,6 +51,7 @@ static void ngx_http_apiauth_redis_connect(
     ngx_http_apiauth_redis_link_t *link);
 static void ngx_http_apiauth_redis_drop(ngx_http_apiauth_redis_link_t *link,
     const char *why);
+static void ngx_http_apiauth_redis_down(ngx_http_apiauth_redis_link_t *link);
 static void ngx_http_apiauth_redis_schedule(
     ngx_http_apiauth_redis_link_t *link);
 static void ngx_http_apiauth_redis_reconnect_handler(ngx_event_t *ev);
@@ -76,7 +80,7 @@ static void ngx_http_apiauth_redis_cleanup(void *data);
 
 ngx_http_apiauth_redis_link_t *
 ngx_http_apiauth_redis_open(ngx_cycle_t *cycle,
-    ngx_http_apiauth_main_conf_t *amcf, const char *name,
+    ngx_http_apiauth_main_conf_t *amcf, ngx_uint_t kind,
     ngx_http_apiauth_redis_ready_pt ready, void *data)
 {
     ngx_http_apiauth_redis_link_t  *link;
@@ -88,7 +92,8 @@ ngx_http_apiauth_redis_open(ngx_cycle_t *cycle,
 
     link->amcf = amcf;
     link->log = cycle->log;
-    link->name = name;
+    link->kind = kind;
+    link->name = ngx_http_apiauth_link_kinds[kind];
     link->backoff = NGX_HTTP_APIAUTH_BACKOFF_MIN;
     link->ready = ready;
     link->data = data;
@@ -130,7 +135,7 @@ ngx_http_apiauth_redis_close(ngx_http_apiauth_redis_link_t *link)
 
     if (ac) {
         link->ac = NULL;
-        link->state = NGX_HTTP_APIAUTH_REDIS_DOWN;
+        ngx_http_apiauth_redis_down(link);
         redisAsyncFree(ac);
     }
 }
@@ -275,7 +280,7 @@ ngx_http_apiauth_redis_drop(ngx_http_apiauth_redis_link_t *link,
     ac = link->ac;
 
     link->ac = NULL;
-    link->state = NGX_HTTP_APIAUTH_REDIS_DOWN;
+    ngx_http_apiauth_redis_down(link);
     link->failed = 1;
 
     if (link->connect_timer.timer_set) {
@@ -292,6 +297,21 @@ ngx_http_apiauth_redis_drop(ngx_http_apiauth_redis_link_t *link,
 
     if (ac) {
         redisAsyncFree(ac);
+    }
+}
+
+
+/* the link is down: apiauth_status counts the links up */
+
+static void
+ngx_http_apiauth_redis_down(ngx_http_apiauth_redis_link_t *link)
+{
+    link->state = NGX_HTTP_APIAUTH_REDIS_DOWN;
+
+    if (link->up) {
+        link->up = 0;
+        ngx_http_apiauth_stat_add(NGX_HTTP_APIAUTH_STAT_LINK_UP + link->kind,
+                                  -1);
     }
 }
 
@@ -423,7 +443,7 @@ ngx_http_apiauth_redis_on_connect(const redisAsyncContext *ac, int status)
 
     if (link->ac == ac) {
         link->ac = NULL;
-        link->state = NGX_HTTP_APIAUTH_REDIS_DOWN;
+        ngx_http_apiauth_redis_down(link);
         link->failed = 1;
 
         if (link->connect_timer.timer_set) {
@@ -453,7 +473,7 @@ ngx_http_apiauth_redis_on_disconnect(const redisAsyncContext *ac,
                   ac->errstr ? ac->errstr : "closed");
 
     link->ac = NULL;
-    link->state = NGX_HTTP_APIAUTH_REDIS_DOWN;
+    ngx_http_apiauth_redis_down(link);
     link->failed = 1;
 
     if (link->connect_timer.timer_set) {
@@ -570,6 +590,16 @@ ngx_http_apiauth_redis_meta(redisAsyncContext *ac, void *r, void *data)
 
     link->state = NGX_HTTP_APIAUTH_REDIS_READY;
     link->failed = 0;
+    link->up = 1;
+
+    ngx_http_apiauth_stat_add(NGX_HTTP_APIAUTH_STAT_LINK_UP + link->kind, 1);
+
+    if (link->connected) {
+        ngx_http_apiauth_stat_add(NGX_HTTP_APIAUTH_STAT_RECONNECTS + link->kind,
+                                  1);
+    }
+
+    link->connected = 1;
     link->backoff = NGX_HTTP_APIAUTH_BACKOFF_MIN;
 
     if (link->ready) {
