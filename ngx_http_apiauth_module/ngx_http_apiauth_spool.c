@@ -529,6 +529,10 @@ ngx_http_apiauth_spool_next(void)
             return NGX_ERROR;
         }
 
+        ngx_log_error(NGX_LOG_NOTICE, sp->log, 0,
+                      "apiauth: replaying %O bytes of call records spooled "
+                      "in \"%s\"", sp->wsize, sp->rname);
+
         sp->rfd = sp->wfd;
         sp->roff = 0;
         sp->rsize = sp->wsize;

@@ -30,7 +30,8 @@ our @EXPORT = qw(
 
 # for the files that follow key changes from outside: on request, as
 # older files have subs of these names
-our @EXPORT_OK = qw(tok verdict until_verdict lookups feed_clients);
+our @EXPORT_OK = qw(tok verdict until_verdict lookups feed_clients
+    token_load token_load_wait);
 
 # Every test logs these fields; X-Test-Id (never signed) ties a request to
 # its line.
@@ -491,6 +492,75 @@ sub line_of {
         return $_ + 1 if index($l[$_], $needle) >= 0;
     }
     die "no line with $needle in nginx.conf\n";
+}
+
+###############################################################################
+# load
+
+# token_load($t, key => $key, target => '/api/x', clients => 4, n => 5000,
+# seconds => 10): forked clients, each sending n token requests on a
+# keep-alive connection, paced over the seconds; a connection a worker
+# closes (a reload) is made again and the request sent again.  Returns a
+# handle for token_load_wait.
+sub token_load {
+    my ($t, %o) = @_;
+    my $port = $o{port} // $t->port('http');
+    my @kids;
+    for my $c (1 .. ($o{clients} // 4)) {
+        pipe(my $rd, my $wr) or die "pipe: $!\n";
+        my $pid = fork // die "fork: $!\n";
+        if ($pid == 0) {
+            close $rd;
+            local $SIG{PIPE} = 'IGNORE';
+            my $raw = build_request('GET', $o{target},
+                [['Host', "127.0.0.1:$port"], token_headers($o{key}),
+                 ['Connection', 'keep-alive']]);
+            my (%status, $s);
+            my $t0 = time;
+            my $n = $o{n} // 5000;
+            for my $i (1 .. $n) {
+                my $at = $t0 + ($o{seconds} // 10) * $i / $n;
+                sleep($at - time) if $at > time;
+                for my $try (1 .. 5) {
+                    $s ||= IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                        PeerPort => $port, Proto => 'tcp');
+                    my $res = $s && eval { keepalive($s, $raw) };
+                    if ($res) {
+                        $status{ $res->{status} }++;
+                        undef $s if ($res->{headers}{connection} // '')
+                            eq 'close';
+                        last;
+                    }
+                    undef $s;
+                    $status{'closed and resent'}++;
+                    sleep 0.05;
+                }
+            }
+            print $wr join(';', map { "$_=$status{$_}" } sort keys %status);
+            close $wr;
+            POSIX::_exit(0);
+        }
+        close $wr;
+        push @kids, [$pid, $rd];
+    }
+    return \@kids;
+}
+
+# the statuses the load's clients got, summed: { 200 => n, ... }
+sub token_load_wait {
+    my ($kids) = @_;
+    my %total;
+    for (@$kids) {
+        my ($pid, $fh) = @$_;
+        local $/;
+        my $out = <$fh> // '';
+        waitpid($pid, 0);
+        for (split /;/, $out) {
+            my ($st, $n) = split /=/;
+            $total{$st} += $n;
+        }
+    }
+    return \%total;
 }
 
 ###############################################################################
