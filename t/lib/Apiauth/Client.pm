@@ -500,8 +500,8 @@ sub line_of {
 # token_load($t, key => $key, target => '/api/x', clients => 4, n => 5000,
 # seconds => 10): forked clients, each sending n token requests on a
 # keep-alive connection, paced over the seconds; a connection a worker
-# closes (a reload) is made again and the request sent again.  Returns a
-# handle for token_load_wait.
+# closes (a reload) is made again and the request sent again; a client
+# that cannot connect stops.  Returns a handle for token_load_wait.
 sub token_load {
     my ($t, %o) = @_;
     my $port = $o{port} // $t->port('http');
@@ -518,13 +518,18 @@ sub token_load {
             my (%status, $s);
             my $t0 = time;
             my $n = $o{n} // 5000;
-            for my $i (1 .. $n) {
+            REQUEST: for my $i (1 .. $n) {
                 my $at = $t0 + ($o{seconds} // 10) * $i / $n;
                 sleep($at - time) if $at > time;
                 for my $try (1 .. 5) {
                     $s ||= IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                         PeerPort => $port, Proto => 'tcp');
-                    my $res = $s && eval { keepalive($s, $raw) };
+                    # nginx is gone (quit): the load ends
+                    unless ($s) {
+                        $status{refused}++;
+                        last REQUEST;
+                    }
+                    my $res = eval { keepalive($s, $raw) };
                     if ($res) {
                         $status{ $res->{status} }++;
                         undef $s if ($res->{headers}{connection} // '')
