@@ -102,7 +102,11 @@ ngx_http_apiauth_frame_write(u_char *p, ngx_str_t *fields, ngx_uint_t n)
     for (i = 0; i < n; i++) {
         len = (uint16_t) fields[i].len;
         p = ngx_cpymem(p, &len, sizeof(uint16_t));
-        p = ngx_cpymem(p, fields[i].data, fields[i].len);
+
+        /* an empty field may have no data at all */
+        if (len) {
+            p = ngx_cpymem(p, fields[i].data, len);
+        }
     }
 
     head[0] = NGX_HTTP_APIAUTH_FRAME_MAGIC;
