@@ -195,7 +195,8 @@ like($prom->{body}, qr/^apiauth_records_sent_total 9$/m, 'records_sent_total');
 {
     my $file = $t->dir . '/metrics.txt';
     write_file($file, $prom->{body});
-    my $out = `python3 - '$file' 2>&1 <<'PY'
+    # Debian's own python3, where Debian's python3-prometheus-client is
+    my $out = `/usr/bin/python3 - '$file' 2>&1 <<'PY'
 import sys
 from prometheus_client.parser import text_string_to_metric_families
 fams = list(text_string_to_metric_families(open(sys.argv[1]).read()))

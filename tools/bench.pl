@@ -106,6 +106,8 @@ write_file("$dir/bare.req", "GET /plain/orders HTTP/1.1\r\n"
     . "Host: p.bench\r\n\r\n");
 write_file("$dir/token.req", "GET /token/orders HTTP/1.1\r\n"
     . "Host: a.bench\r\nAuthorization: Bearer $AK.$SECRET\r\n\r\n");
+write_file("$dir/records.req", "GET /records/orders HTTP/1.1\r\n"
+    . "Host: a.bench\r\nAuthorization: Bearer $AK.$SECRET\r\n\r\n");
 write_file("$dir/off.req", "GET /off/orders HTTP/1.1\r\n"
     . "Host: a.bench\r\nAuthorization: Bearer $AK.$SECRET\r\n\r\n");
 
@@ -126,6 +128,15 @@ for my $round ($PARTS =~ /pairs/ ? (1 .. $ROUNDS) : ()) {
     my ($pt, $tk) = pair('plain location, token requests', 'token',
         sub { 'token.req' }, 1.10);
     ratio($tk, $bare);
+
+    # the same token requests where each becomes a call record: what the
+    # records add, as a share of the plain twin, is this ratio less the
+    # token row's
+    pair('plain location, token requests (records)', 'token, call records on',
+        sub { 'records.req' });
+    push @{ $runs{'ratio: call records on, less the token row (of plain)'} },
+        { ratio => last_ratio('token, call records on')
+                   - last_ratio('token'), target => 0.10 };
 
     # signed now: its date must stay within the window for the whole run
     my ($pf, $s1) = pair('plain location, a signed request',
@@ -202,6 +213,8 @@ http {
     apiauth_redis 127.0.0.1:%%REDIS_PORT%%;
     apiauth_master_key %%MASTER_KEY%%;
     apiauth_cache zone=bench_cache:$cache ttl=10m;
+    # Redis keeps the newest 100,000 records: a run makes millions
+    apiauth_records_pipeline spool=$dir/spool maxlen=100000;
     $extra
 
     server {
@@ -217,6 +230,11 @@ http {
             empty_gif;
         }
         location /token/ { apiauth token; empty_gif; }
+        location /records/ {
+            apiauth token;
+            apiauth_records on;
+            empty_gif;
+        }
         location /off/ { empty_gif; }
         location /body/ {
             apiauth signature;
@@ -506,6 +524,14 @@ sub ratio {
                          map { sprintf '%.2f', $_ } sort { $a <=> $b } @$pairs)
                : '',
         $target ? sprintf('  (target <= %.2f)', $target) : '';
+}
+
+# the paced median ratio of a row's last pair
+sub last_ratio {
+    my ($name) = @_;
+    my ($key) = grep { /^ratio: \Q$name\E \(paced\) \// } keys %runs
+        or die "no ratio for $name\n";
+    return $runs{$key}[-1]{ratio};
 }
 
 sub median {
