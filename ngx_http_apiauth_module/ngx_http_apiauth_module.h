@@ -391,7 +391,8 @@ typedef void (*ngx_http_apiauth_redis_ready_pt)(
 struct ngx_http_apiauth_redis_cmd_s {
     ngx_http_apiauth_redis_handler_pt   handler;
     void                               *data;
-    ngx_msec_t                          timeout;   /* 0: the link's */
+    /* 0: the link's; NGX_TIMER_INFINITE: none, a later command's bounds it */
+    ngx_msec_t                          timeout;
     ngx_uint_t                          cancelable;
     ngx_http_apiauth_redis_link_t      *link;      /* the adapter's */
     ngx_event_t                         timer;     /* the adapter's */

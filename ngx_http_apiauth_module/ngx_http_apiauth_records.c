@@ -758,10 +758,12 @@ ngx_http_apiauth_records_send(ngx_http_apiauth_records_t *rec)
             argvlen[argc + 2 * k + 1] = f[k].len;
         }
 
+        /* one timer a batch: on its last command, answered last */
+
         cmd = &rec->cmds[i];
         cmd->handler = ngx_http_apiauth_records_reply;
         cmd->data = rec;
-        cmd->timeout = 0;
+        cmd->timeout = (i + 1 == rec->fly_n) ? 0 : NGX_TIMER_INFINITE;
         cmd->cancelable = 1;
 
         if (ngx_http_apiauth_redis_send(rec->link, cmd,

@@ -363,7 +363,7 @@ ngx_http_apiauth_redis_cmd_timeout(ngx_event_t *ev)
 /*
  * commands go out while the link is up, or while the first connection since
  * it last was up is being made; a link that failed answers at once; the
- * command's timeout is cmd->timeout, or the link's when 0
+ * command's timeout is cmd->timeout, or the link's when 0, or none
  */
 
 ngx_int_t
@@ -392,6 +392,13 @@ ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
     cmd->link = link;
 
     ngx_memzero(&cmd->timer, sizeof(ngx_event_t));
+
+    /* replies come in order: the last command of a pipeline bounds all */
+
+    if (cmd->timeout == NGX_TIMER_INFINITE) {
+        return NGX_OK;
+    }
+
     cmd->timer.handler = ngx_http_apiauth_redis_cmd_timeout;
     cmd->timer.log = link->log;
     cmd->timer.data = cmd;

@@ -520,13 +520,14 @@ sub token_load {
             my $n = $o{n} // 5000;
             REQUEST: for my $i (1 .. $n) {
                 my $at = $t0 + ($o{seconds} // 10) * $i / $n;
-                sleep($at - time) if $at > time;
+                my $d = $at - time;
+                sleep $d if $d > 0;
                 for my $try (1 .. 5) {
                     $s ||= IO::Socket::INET->new(PeerAddr => '127.0.0.1',
                         PeerPort => $port, Proto => 'tcp');
                     # nginx is gone (quit): the load ends
                     unless ($s) {
-                        $status{refused}++;
+                        $status{"connect: $!"}++;
                         last REQUEST;
                     }
                     my $res = eval { keepalive($s, $raw) };
