@@ -405,6 +405,9 @@ void ngx_http_apiauth_redis_close(ngx_http_apiauth_redis_link_t *link);
 ngx_int_t ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
     ngx_http_apiauth_redis_cmd_t *cmd, int argc, const char **argv,
     const size_t *argvlen);
+ngx_int_t ngx_http_apiauth_redis_send_formatted(
+    ngx_http_apiauth_redis_link_t *link, ngx_http_apiauth_redis_cmd_t *cmd,
+    u_char *buf, size_t len);
 
 /* ngx_http_apiauth_feed.c: the change feed */
 ngx_int_t ngx_http_apiauth_feed_init(ngx_cycle_t *cycle,

@@ -23,8 +23,8 @@
 #define NGX_HTTP_APIAUTH_RETRY_MIN     500        /* ms */
 #define NGX_HTTP_APIAUTH_RETRY_MAX     5000
 
-/* XADD, the stream, MAXLEN ~ N, *, then a name and a value per field */
-#define NGX_HTTP_APIAUTH_XADD_ARGS     (6 + 2 * APIAUTH_CALL_NFIELDS)
+/* a bulk string's header: "$65535\r\n" */
+#define NGX_HTTP_APIAUTH_BULK_HEAD     8
 
 
 typedef struct {
@@ -38,6 +38,11 @@ typedef struct {
     u_char                           *buf;
     u_char                           *last;
     ngx_uint_t                        n;
+
+    /* an XADD in Redis's protocol: its fixed start, a field's name */
+    ngx_str_t                         xadd;
+    ngx_str_t                         names[APIAUTH_CALL_NFIELDS];
+    u_char                           *resp;
 
     /* the batch in flight */
     u_char                           *fly;
@@ -62,6 +67,8 @@ typedef struct {
 
 
 static void ngx_http_apiauth_records_tick(ngx_event_t *ev);
+static ngx_int_t ngx_http_apiauth_records_protocol(
+    ngx_http_apiauth_records_t *rec, ngx_pool_t *pool);
 static void ngx_http_apiauth_records_send(ngx_http_apiauth_records_t *rec);
 static void ngx_http_apiauth_records_reply(ngx_http_apiauth_redis_cmd_t *cmd,
     redisReply *reply);
@@ -369,6 +376,10 @@ ngx_http_apiauth_records_init(ngx_cycle_t *cycle,
 
     rec->last = rec->buf;
     rec->fly_last = rec->fly;
+
+    if (ngx_http_apiauth_records_protocol(rec, cycle->pool) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     rec->tick.handler = ngx_http_apiauth_records_tick;
     rec->tick.log = cycle->log;
@@ -703,41 +714,105 @@ ngx_http_apiauth_records_take(ngx_http_apiauth_records_t *rec)
 }
 
 
+/*
+ * the XADD of a record is written here in Redis's protocol: what is the
+ * same for every record once, at start, then the values (hiredis's
+ * formatting costs more than the rest of a record together)
+ */
+
+static ngx_int_t
+ngx_http_apiauth_records_protocol(ngx_http_apiauth_records_t *rec,
+    ngx_pool_t *pool)
+{
+    u_char                           *p;
+    size_t                            len;
+    ngx_uint_t                        k, argc;
+    u_char                            maxlen[NGX_INT_T_LEN];
+    ngx_http_apiauth_records_conf_t  *rc = rec->conf;
+
+    argc = 3 + 2 * APIAUTH_CALL_NFIELDS + (rc->maxlen ? 3 : 0);
+    len = ngx_sprintf(maxlen, "%ui", rc->maxlen) - maxlen;
+
+    p = ngx_pnalloc(pool, 128 + rc->stream.len + len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    rec->xadd.data = p;
+    p = ngx_sprintf(p, "*%ui\r\n$4\r\nXADD\r\n$%uz\r\n%V\r\n", argc,
+                    rc->stream.len, &rc->stream);
+
+    if (rc->maxlen) {
+        p = ngx_sprintf(p, "$6\r\nMAXLEN\r\n$1\r\n~\r\n$%uz\r\n%*s\r\n", len,
+                        len, maxlen);
+    }
+
+    p = ngx_cpymem(p, "$1\r\n*\r\n", 7);
+    rec->xadd.len = p - rec->xadd.data;
+
+    for (k = 0; k < APIAUTH_CALL_NFIELDS; k++) {
+        len = ngx_strlen(apiauth_call_fields[k]);
+
+        p = ngx_pnalloc(pool, len + NGX_HTTP_APIAUTH_BULK_HEAD + 2);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        rec->names[k].data = p;
+        p = ngx_sprintf(p, "$%uz\r\n%s\r\n", len, apiauth_call_fields[k]);
+        rec->names[k].len = p - rec->names[k].data;
+    }
+
+    len = rec->xadd.len;
+
+    for (k = 0; k < APIAUTH_CALL_NFIELDS; k++) {
+        len += rec->names[k].len + NGX_HTTP_APIAUTH_BULK_HEAD + 2
+               + NGX_HTTP_APIAUTH_FIELD_MAX;
+    }
+
+    rec->resp = ngx_pnalloc(pool, len);
+
+    return rec->resp ? NGX_OK : NGX_ERROR;
+}
+
+
+/* a bulk string: "$" len CRLF bytes CRLF */
+
+static u_char *
+ngx_http_apiauth_records_bulk(u_char *p, ngx_str_t *v)
+{
+    u_char  *d, digits[NGX_HTTP_APIAUTH_BULK_HEAD];
+    size_t   n;
+
+    d = digits + sizeof(digits);
+    n = v->len;
+
+    do {
+        *--d = (u_char) ('0' + n % 10);
+        n /= 10;
+    } while (n);
+
+    *p++ = '$';
+    p = ngx_cpymem(p, d, digits + sizeof(digits) - d);
+    *p++ = CR; *p++ = LF;
+
+    if (v->len) {
+        p = ngx_cpymem(p, v->data, v->len);
+    }
+
+    *p++ = CR; *p++ = LF;
+
+    return p;
+}
+
+
 static void
 ngx_http_apiauth_records_send(ngx_http_apiauth_records_t *rec)
 {
-    int                               argc;
-    u_char                           *p;
-    size_t                            argvlen[NGX_HTTP_APIAUTH_XADD_ARGS];
-    ngx_str_t                         f[APIAUTH_CALL_NFIELDS];
-    ngx_uint_t                        i, k;
-    const char                       *argv[NGX_HTTP_APIAUTH_XADD_ARGS];
-    u_char                            maxlen[NGX_INT_T_LEN];
-    ngx_http_apiauth_redis_cmd_t     *cmd;
-    ngx_http_apiauth_records_conf_t  *rc = rec->conf;
-
-    argc = 0;
-    argv[argc] = "XADD";
-    argvlen[argc++] = 4;
-    argv[argc] = (char *) rc->stream.data;
-    argvlen[argc++] = rc->stream.len;
-
-    if (rc->maxlen) {
-        argv[argc] = "MAXLEN";
-        argvlen[argc++] = 6;
-        argv[argc] = "~";
-        argvlen[argc++] = 1;
-        argv[argc] = (char *) maxlen;
-        argvlen[argc++] = ngx_sprintf(maxlen, "%ui", rc->maxlen) - maxlen;
-    }
-
-    argv[argc] = "*";
-    argvlen[argc++] = 1;
-
-    for (k = 0; k < APIAUTH_CALL_NFIELDS; k++) {
-        argv[argc + 2 * k] = apiauth_call_fields[k];
-        argvlen[argc + 2 * k] = ngx_strlen(apiauth_call_fields[k]);
-    }
+    u_char                        *p, *q;
+    ngx_str_t                      f[APIAUTH_CALL_NFIELDS];
+    ngx_uint_t                     i, k;
+    ngx_http_apiauth_redis_cmd_t  *cmd;
 
     rec->failed = 0;
     rec->pending = 0;
@@ -753,9 +828,11 @@ ngx_http_apiauth_records_send(ngx_http_apiauth_records_t *rec)
             break;
         }
 
+        q = ngx_cpymem(rec->resp, rec->xadd.data, rec->xadd.len);
+
         for (k = 0; k < APIAUTH_CALL_NFIELDS; k++) {
-            argv[argc + 2 * k + 1] = (char *) f[k].data;
-            argvlen[argc + 2 * k + 1] = f[k].len;
+            q = ngx_cpymem(q, rec->names[k].data, rec->names[k].len);
+            q = ngx_http_apiauth_records_bulk(q, &f[k]);
         }
 
         /* one timer a batch: on its last command, answered last */
@@ -766,9 +843,8 @@ ngx_http_apiauth_records_send(ngx_http_apiauth_records_t *rec)
         cmd->timeout = (i + 1 == rec->fly_n) ? 0 : NGX_TIMER_INFINITE;
         cmd->cancelable = 1;
 
-        if (ngx_http_apiauth_redis_send(rec->link, cmd,
-                                        argc + 2 * APIAUTH_CALL_NFIELDS,
-                                        argv, argvlen)
+        if (ngx_http_apiauth_redis_send_formatted(rec->link, cmd, rec->resp,
+                                                  q - rec->resp)
             != NGX_OK)
         {
             rec->failed = 1;

@@ -57,6 +57,8 @@ static void ngx_http_apiauth_redis_schedule(
 static void ngx_http_apiauth_redis_reconnect_handler(ngx_event_t *ev);
 static void ngx_http_apiauth_redis_connect_timeout(ngx_event_t *ev);
 static void ngx_http_apiauth_redis_cmd_timeout(ngx_event_t *ev);
+static void ngx_http_apiauth_redis_sent(ngx_http_apiauth_redis_link_t *link,
+    ngx_http_apiauth_redis_cmd_t *cmd);
 static void ngx_http_apiauth_redis_on_connect(const redisAsyncContext *ac,
     int status);
 static void ngx_http_apiauth_redis_on_disconnect(const redisAsyncContext *ac,
@@ -366,14 +368,16 @@ ngx_http_apiauth_redis_cmd_timeout(ngx_event_t *ev)
  * command's timeout is cmd->timeout, or the link's when 0, or none
  */
 
+#define ngx_http_apiauth_redis_closed(link)                                  \
+    ((link)->ac == NULL                                                      \
+     || ((link)->state != NGX_HTTP_APIAUTH_REDIS_READY && (link)->failed))
+
 ngx_int_t
 ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
     ngx_http_apiauth_redis_cmd_t *cmd, int argc, const char **argv,
     const size_t *argvlen)
 {
-    if (link->ac == NULL
-        || (link->state != NGX_HTTP_APIAUTH_REDIS_READY && link->failed))
-    {
+    if (ngx_http_apiauth_redis_closed(link)) {
         return NGX_DECLINED;
     }
 
@@ -384,6 +388,39 @@ ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
         return NGX_DECLINED;
     }
 
+    ngx_http_apiauth_redis_sent(link, cmd);
+
+    return NGX_OK;
+}
+
+
+/* the same, a command already in Redis's protocol (RESP) */
+
+ngx_int_t
+ngx_http_apiauth_redis_send_formatted(ngx_http_apiauth_redis_link_t *link,
+    ngx_http_apiauth_redis_cmd_t *cmd, u_char *buf, size_t len)
+{
+    if (ngx_http_apiauth_redis_closed(link)) {
+        return NGX_DECLINED;
+    }
+
+    if (redisAsyncFormattedCommand(link->ac, ngx_http_apiauth_redis_reply,
+                                   cmd, (char *) buf, len)
+        != REDIS_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    ngx_http_apiauth_redis_sent(link, cmd);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_apiauth_redis_sent(ngx_http_apiauth_redis_link_t *link,
+    ngx_http_apiauth_redis_cmd_t *cmd)
+{
     /*
      * a lookup's timer is not cancelable: a graceful exit waits for the
      * answer (or the timeout) of a lookup that a request waits for
@@ -396,7 +433,7 @@ ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
     /* replies come in order: the last command of a pipeline bounds all */
 
     if (cmd->timeout == NGX_TIMER_INFINITE) {
-        return NGX_OK;
+        return;
     }
 
     cmd->timer.handler = ngx_http_apiauth_redis_cmd_timeout;
@@ -406,8 +443,6 @@ ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
 
     ngx_add_timer(&cmd->timer, cmd->timeout ? cmd->timeout
                                             : link->amcf->timeout);
-
-    return NGX_OK;
 }
 
 

@@ -109,9 +109,11 @@ ngx_http_apiauth_frame_write(u_char *p, ngx_str_t *fields, ngx_uint_t n)
         }
     }
 
+    /* the checksum is for the disk: ngx_http_apiauth_spool_write() */
+
     head[0] = NGX_HTTP_APIAUTH_FRAME_MAGIC;
     head[1] = (uint32_t) (p - payload);
-    head[2] = ngx_crc32_long(payload, p - payload);
+    head[2] = 0;
 
     ngx_memcpy(payload - NGX_HTTP_APIAUTH_FRAME_HEAD, head, sizeof(head));
 
@@ -232,6 +234,7 @@ ngx_http_apiauth_spool_write(u_char *p, u_char *last)
     size_t                     size, len;
     ssize_t                    n;
     u_char                    *q;
+    uint32_t                   head[3];
     ngx_uint_t                 frames;
     ngx_http_apiauth_spool_t  *sp = &ngx_http_apiauth_spool;
 
@@ -244,12 +247,18 @@ ngx_http_apiauth_spool_write(u_char *p, u_char *last)
     frames = 0;
     len = 0;
 
+    /* frames made in memory, checksummed as they go to the disk */
+
     for (q = p; q < last; q += size) {
-        if (ngx_http_apiauth_frame_check(q, last, &size) != NGX_OK
-            || sp->wsize + (off_t) (len + size) > sp->max)
-        {
+        ngx_memcpy(head, q, sizeof(head));
+        size = NGX_HTTP_APIAUTH_FRAME_HEAD + head[1];
+
+        if (sp->wsize + (off_t) (len + size) > sp->max) {
             break;
         }
+
+        head[2] = ngx_crc32_long(q + NGX_HTTP_APIAUTH_FRAME_HEAD, head[1]);
+        ngx_memcpy(q, head, sizeof(head));
 
         len += size;
         frames++;

@@ -17,7 +17,8 @@ use Compress::Zlib qw(crc32);
 use Test::More;
 use Time::HiRes qw(sleep time);
 use Apiauth::Test;
-use Apiauth::Client qw(:DEFAULT token_load token_load_wait);
+use Apiauth::Client qw(:DEFAULT token_load token_load_wait record_ids
+    spool_files all_recorded);
 
 my $t = Apiauth::Test->new;
 $t->start_redis(args => ['--appendonly', 'yes']);
@@ -52,59 +53,16 @@ sub status {
     return JSON::PP::decode_json($r->{body});
 }
 
-# the request ids of the stream's records for a path, and how many entries
-sub stream_ids {
-    my ($path) = @_;
-    my %ids;
-    my $n = 0;
-    my $start = '-';
-    while (1) {
-        my $r = $t->redis('XRANGE', '{apiauth}:records', $start, '+',
-            'COUNT', 5000);
-        last unless ref $r eq 'ARRAY' && @$r;
-        for (@$r) {
-            my %f = @{ $_->[1] };
-            next unless $f{path} eq $path;
-            $ids{ $f{id} }++;
-            $n++;
-        }
-        $start = '(' . $r->[-1][0];
-    }
-    return (\%ids, $n);
-}
-
-# the request ids nginx logged as served for a path
-sub served_ids {
-    my ($path) = @_;
-    return { map { $_->{request_id} => $_->{status} }
-        grep { $_->{uri} eq $path } access_log_entries($t) };
-}
-
-sub spool_files {
-    opendir my $d, $spool or return ();
-    return grep { /\.spool$/ } readdir $d;
-}
-
-# every request served is in the stream, and nothing else is
-sub all_recorded {
-    my ($path, $name) = @_;
-    my ($ids, $entries, $served);
-    for (1 .. 150) {
-        $served = served_ids($path);
-        ($ids, $entries) = stream_ids($path);
-        last if keys %$ids >= keys %$served && !spool_files()
-            && status()->{records_buffered} == 0;
-        sleep 0.2;
-    }
-    is(scalar(keys %$served), 20000, "$name: 20,000 requests served");
+# every request served is in the stream, nothing else is, and no worker
+# holds a record
+sub all_served_recorded {
+    my ($prefix, $name) = @_;
+    my ($entries, $served) = all_recorded($t, prefix => $prefix, n => 20000,
+        spool => $spool, name => $name,
+        settled => sub { status()->{records_buffered} == 0 });
     is(scalar(grep { $_ ne '200' } values %$served), 0,
         "$name: every one admitted");
-    my @missing = grep { !$ids->{$_} } keys %$served;
-    my @extra = grep { !$served->{$_} } keys %$ids;
-    is(scalar @missing, 0, "$name: every one in the stream");
-    is(scalar @extra, 0, "$name: and nothing else");
     cmp_ok($entries, '>=', 20000, "$name: $entries entries");
-    is_deeply([spool_files()], [], "$name: the spools are empty");
 }
 
 is(send_plain($t, target => '/api/warm', headers => [token_headers($key)])
@@ -124,7 +82,7 @@ my $got = token_load_wait($load);
 is($got->{200}, 20000, 'Redis stopped: every request answered 200')
     or diag(explain $got);
 ok(status()->{records_spooled} > 0, 'records were spooled');
-all_recorded('/api/stop', 'Redis stopped for 5 s');
+all_served_recorded('/api/stop', 'Redis stopped for 5 s');
 like($t->read_file('error.log'), qr/replaying \d+ bytes of call records/,
     'the spool was replayed');
 
@@ -142,7 +100,7 @@ $got = token_load_wait($load);
 is($got->{200}, 20000, 'Redis frozen: every request answered 200')
     or diag(explain $got);
 ok(status()->{records_spooled} > $spooled, 'records were spooled');
-all_recorded('/api/frozen', 'Redis frozen for 5 s');
+all_served_recorded('/api/frozen', 'Redis frozen for 5 s');
 
 ###############################################################################
 # a spool file left with a torn last record: three replayed, one lost
@@ -170,7 +128,7 @@ close $f;
 rename "$file.tmp", $file or die $!;
 my $ids;
 Apiauth::Test::wait_for('the torn spool to be replayed', 15, sub {
-    ($ids) = stream_ids('/api/torn');
+    ($ids) = record_ids($t, '/api/torn');
     keys %$ids == 3 && !-e $file });
 is(scalar keys %$ids, 3, 'a torn spool: its three whole records replayed');
 ok(!-e $file, 'and the file removed');
@@ -195,8 +153,8 @@ is($got->{200}, 16000, 'Redis away: 16,000 requests answered');
 $t->start_redis(args => ['--appendonly', 'yes']);
 my $lost;
 Apiauth::Test::wait_for('the spools to be replayed', 30, sub {
-    !spool_files() && status()->{records_buffered} == 0 });
-($ids) = stream_ids('/api/full');
+    !spool_files($spool) && status()->{records_buffered} == 0 });
+($ids) = record_ids($t, '/api/full');
 $lost = status()->{records_dropped} - $dropped;
 ok($lost > 0, "the spools filled: $lost records dropped");
 is(keys(%$ids) + $lost, 16000, 'the records in the stream and those '

@@ -14,7 +14,8 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(sleep time);
 use Apiauth::Test;
-use Apiauth::Client qw(:DEFAULT token_load token_load_wait);
+use Apiauth::Client qw(:DEFAULT token_load token_load_wait served_ids
+    all_recorded);
 
 my $t = Apiauth::Test->new;
 $t->start_redis(args => ['--appendonly', 'yes']);
@@ -42,56 +43,6 @@ $t->write_nginx_conf(nginx_conf(
 EOF2
 $t->start_nginx;
 
-sub stream_ids {
-    my ($prefix) = @_;
-    my (%ids, $start);
-    $start = '-';
-    while (1) {
-        my $r = $t->redis('XRANGE', '{apiauth}:records', $start, '+',
-            'COUNT', 5000);
-        last unless ref $r eq 'ARRAY' && @$r;
-        for (@$r) {
-            my %f = @{ $_->[1] };
-            $ids{ $f{id} }++ if index($f{path}, $prefix) == 0;
-        }
-        $start = '(' . $r->[-1][0];
-    }
-    return \%ids;
-}
-
-sub served_ids {
-    my ($prefix) = @_;
-    return { map { $_->{request_id} => $_->{status} }
-        grep { index($_->{uri}, $prefix) == 0 } access_log_entries($t) };
-}
-
-sub spool_files {
-    opendir my $d, $spool or return ();
-    return grep { /\.spool$/ } readdir $d;
-}
-
-# every request served under the prefix is in the stream (exactly once if
-# $once), and nothing else
-sub all_recorded {
-    my ($prefix, $n, $name, $once) = @_;
-    my ($ids, $served);
-    for (1 .. 150) {
-        $served = served_ids($prefix);
-        $ids = stream_ids($prefix);
-        last if keys %$ids >= keys %$served && !spool_files();
-        sleep 0.2;
-    }
-    is(scalar(keys %$served), $n, "$name: $n requests served");
-    my @missing = grep { !$ids->{$_} } keys %$served;
-    my @extra = grep { !$served->{$_} } keys %$ids;
-    is(scalar @missing, 0, "$name: every one in the stream")
-        or diag("missing: @missing[0 .. ($#missing > 4 ? 4 : $#missing)]");
-    is(scalar @extra, 0, "$name: and nothing else");
-    is(scalar(grep { $_ > 1 } values %$ids), 0, "$name: each once")
-        if $once;
-    is_deeply([spool_files()], [], "$name: the spools are empty");
-}
-
 is(send_plain($t, target => '/api/warm', headers => [token_headers($key)])
     ->{status}, 200, 'the key cached');
 
@@ -105,7 +56,8 @@ $t->reload_nginx;
 my $got = token_load_wait($load);
 is($got->{200}, 20000, 'a reload under load: every request answered 200')
     or diag(explain $got);
-all_recorded('/api/reload', 20000, 'a reload under load');
+all_recorded($t, prefix => '/api/reload', n => 20000, spool => $spool,
+    name => 'a reload under load');
 
 ###############################################################################
 # nginx -s quit during a load: what the workers held is spooled at exit,
@@ -116,10 +68,11 @@ $load = token_load($t, key => $key, target => '/api/quit', n => 1000,
 sleep 1.5;
 $t->stop_nginx;
 token_load_wait($load);
-my $served = keys %{ served_ids('/api/quit') };
+my $served = keys %{ served_ids($t, '/api/quit') };
 ok($served > 100, "nginx -s quit under load: $served requests served first");
 $t->start_nginx;
-all_recorded('/api/quit', $served, 'nginx -s quit under load');
+all_recorded($t, prefix => '/api/quit', n => $served, spool => $spool,
+    name => 'nginx -s quit under load');
 is(send_plain($t, target => '/api/warm', headers => [token_headers($key)])
     ->{status}, 200, 'the key cached again');
 unlike($t->read_file('error.log'), qr/\[alert\]/, 'no alert');
@@ -162,8 +115,10 @@ my @bodies = map { Apiauth::Client::_exchange($_, '', timeout => 15) }
 is_deeply([map { $_->{status} } @bodies], [200, 200],
     'the slow requests of old workers finish');
 $t->start_redis(args => ['--appendonly', 'yes']);
-all_recorded('/api/down/', 150, 'Redis away, two reloads', 1);
-all_recorded('/slow/', 2, 'the old workers\' slow requests', 1);
+all_recorded($t, prefix => '/api/down/', n => 150, spool => $spool,
+    name => 'Redis away, two reloads', once => 1);
+all_recorded($t, prefix => '/slow/', n => 2, spool => $spool,
+    name => 'the old workers\' slow requests', once => 1);
 
 $t->finish;
 done_testing();

@@ -31,7 +31,8 @@ our @EXPORT = qw(
 # for the files that follow key changes from outside: on request, as
 # older files have subs of these names
 our @EXPORT_OK = qw(tok verdict until_verdict lookups feed_clients
-    token_load token_load_wait);
+    token_load token_load_wait record_ids served_ids spool_files
+    all_recorded);
 
 # Every test logs these fields; X-Test-Id (never signed) ties a request to
 # its line.
@@ -567,6 +568,73 @@ sub token_load_wait {
         }
     }
     return \%total;
+}
+
+###############################################################################
+# call records
+
+# The stream's records whose path starts with $prefix: { request id =>
+# entries }, and how many entries.
+sub record_ids {
+    my ($t, $prefix) = @_;
+    my (%ids, $n);
+    my $start = '-';
+    $n = 0;
+    while (1) {
+        my $r = $t->redis('XRANGE', '{apiauth}:records', $start, '+',
+            'COUNT', 5000);
+        last unless ref $r eq 'ARRAY' && @$r;
+        for (@$r) {
+            my %f = @{ $_->[1] };
+            next unless index($f{path}, $prefix) == 0;
+            $ids{ $f{id} }++;
+            $n++;
+        }
+        $start = '(' . $r->[-1][0];
+    }
+    return (\%ids, $n);
+}
+
+# The requests nginx logged under $prefix: { request id => status }.
+sub served_ids {
+    my ($t, $prefix) = @_;
+    return { map { $_->{request_id} => $_->{status} }
+        grep { index($_->{uri}, $prefix) == 0 } access_log_entries($t) };
+}
+
+sub spool_files {
+    my ($dir) = @_;
+    opendir my $d, $dir or return ();
+    return grep { /\.spool$/ } readdir $d;
+}
+
+# all_recorded($t, prefix => '/api/x', n => 20000, spool => $dir, name =>
+# '...', once => 1, settled => sub { ... }): waits (30 s at most) until
+# every request nginx served under the prefix is in the stream, the spools
+# are empty and settled says so; then checks that n were served, each is
+# in the stream (exactly once with once), nothing else is, and no spool
+# file is left.  Returns the entries' count.
+sub all_recorded {
+    my ($t, %o) = @_;
+    my ($ids, $entries, $served);
+    my $name = $o{name};
+    for (1 .. 150) {
+        $served = served_ids($t, $o{prefix});
+        ($ids, $entries) = record_ids($t, $o{prefix});
+        last if keys %$ids >= keys %$served && !spool_files($o{spool})
+            && (!$o{settled} || $o{settled}->());
+        sleep 0.2;
+    }
+    is(scalar(keys %$served), $o{n}, "$name: $o{n} requests served");
+    my @missing = grep { !$ids->{$_} } keys %$served;
+    my @extra = grep { !$served->{$_} } keys %$ids;
+    is(scalar @missing, 0, "$name: every one in the stream")
+        or diag("missing: @missing[0 .. ($#missing > 4 ? 4 : $#missing)]");
+    is(scalar @extra, 0, "$name: and nothing else");
+    is(scalar(grep { $_ > 1 } values %$ids), 0, "$name: each once")
+        if $o{once};
+    is_deeply([spool_files($o{spool})], [], "$name: the spools are empty");
+    return ($entries, $served);
 }
 
 ###############################################################################
