@@ -121,6 +121,32 @@ my @bad = (
         { server => 'location / { apiauth signature; '
             . 'apiauth_clock_skew soon; }' }, 'apiauth_clock_skew',
         qr/soon|apiauth_clock_skew/],
+    ['an unknown apiauth_records_pipeline parameter',
+        { http => 'apiauth_records_pipeline flush=1s colour=red;',
+            server => $sig }, 'apiauth_records_pipeline',
+        qr/invalid parameter "colour=red"/],
+    ['a records buffer under 64k',
+        { http => 'apiauth_records_pipeline buffer=4k;', server => $sig },
+        'apiauth_records_pipeline', qr/at least 64k/],
+    ['a bad records batch',
+        { http => 'apiauth_records_pipeline batch=0;', server => $sig },
+        'apiauth_records_pipeline', qr/invalid parameter "batch=0"/],
+    ['a spool_size under 1m',
+        { http => 'apiauth_records_pipeline spool_size=10k;',
+            server => $sig }, 'apiauth_records_pipeline', qr/at least 1m/],
+    ['apiauth_records_pipeline twice',
+        { http => "apiauth_records_pipeline flush=1s;\n"
+            . 'apiauth_records_pipeline batch=10;', server => $sig },
+        'apiauth_records_pipeline batch', qr/is duplicate/],
+    ['apiauth_records_pipeline in a server',
+        { server => "apiauth_records_pipeline flush=1s;\n" . $sig },
+        'apiauth_records_pipeline', qr/not allowed here/],
+    ['a bad apiauth_records',
+        { server => 'location / { apiauth signature; apiauth_records yes; }' },
+        'apiauth_records', qr/apiauth_records/],
+    ['apiauth_status with an argument',
+        { server => 'location /s { apiauth_status json; }' },
+        'apiauth_status', qr/invalid number of arguments/],
     # assumption: the master key is as necessary as apiauth_redis (the
     # smallest config has both); a default path would not exist here either
     ['apiauth on without apiauth_master_key',
@@ -149,11 +175,14 @@ $t->write_nginx_conf(nginx_conf(
     http => 'apiauth_cache zone=apikeys:2m ttl=30s negative_ttl=5s; '
         . 'apiauth_nonce zone=apinonces:2m share=50%; '
         . 'apiauth_clock_skew 120s; apiauth_replay_protection on; '
-        . 'apiauth_hide_credentials on;',
+        . 'apiauth_hide_credentials on; apiauth_records on; '
+        . 'apiauth_records_pipeline stream=calls flush=1s batch=100 '
+        . "buffer=128k spool=$dir/spool spool_size=2m maxlen=1000000;",
     server => 'apiauth off; location / { apiauth any; apiauth_app $arg_app; '
         . 'apiauth_interface orders; apiauth_clock_skew 60s; '
         . 'apiauth_replay_protection off; apiauth_hide_credentials off; '
-        . 'apiauth_log_level notice; @@BACKEND@@ }'));
+        . 'apiauth_log_level notice; apiauth_records off; @@BACKEND@@ } '
+        . 'location = /s { apiauth_status; }'));
 my $r = $t->nginx_test_config;
 is($r->{rc}, 0, 'nginx -t accepts every directive and parameter')
     or diag($r->{out});
