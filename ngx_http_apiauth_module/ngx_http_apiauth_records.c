@@ -17,6 +17,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/rand.h>
+
 #include "ngx_http_apiauth_module.h"
 
 
@@ -60,6 +62,10 @@ typedef struct {
     ngx_msec_t                        retry_at;
     ngx_uint_t                        retrying;
 
+    /* request ids made here: a secret key, and a count */
+    uint64_t                          id_key[2];
+    uint64_t                          id_count;
+
     time_t                            error_logged;
     time_t                            drop_logged;
     ngx_uint_t                        drops;        /* not yet logged */
@@ -78,6 +84,8 @@ static void ngx_http_apiauth_records_spill(ngx_http_apiauth_records_t *rec,
     u_char *p, u_char *last, ngx_uint_t n);
 static void ngx_http_apiauth_records_drop(ngx_http_apiauth_records_t *rec,
     ngx_uint_t n);
+static ngx_http_variable_value_t *ngx_http_apiauth_records_id(
+    ngx_http_request_t *r);
 static void ngx_http_apiauth_records_add(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_uint_t reason);
 static void ngx_http_apiauth_records_fields(ngx_http_request_t *r,
@@ -362,6 +370,13 @@ ngx_http_apiauth_records_init(ngx_cycle_t *cycle,
 
     rec->amcf = amcf;
     rec->conf = rc;
+
+    if (RAND_bytes((u_char *) rec->id_key, sizeof(rec->id_key)) != 1) {
+        ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                      "apiauth: RAND_bytes() failed");
+        return NGX_ERROR;
+    }
+
     rec->log = cycle->log;
     rec->backoff = NGX_HTTP_APIAUTH_RETRY_MIN;
 
@@ -499,6 +514,49 @@ ngx_http_apiauth_records_add(ngx_http_request_t *r,
 }
 
 
+/*
+ * $request_id, as the access log saw it; where nothing asked for it, made
+ * here and kept as its value for what asks later: 128 bits as nginx's, a
+ * keyed hash of a count in place of RAND_bytes(), which costs a record
+ * more than all else (docs/performance.md)
+ */
+
+static ngx_http_variable_value_t *
+ngx_http_apiauth_records_id(ngx_http_request_t *r)
+{
+    u_char                      *p;
+    uint64_t                     id[2];
+    ngx_http_variable_value_t   *vv;
+    ngx_http_apiauth_records_t  *rec = ngx_http_apiauth_records;
+
+    vv = &r->variables[rec->amcf->request_id_index];
+
+    if (vv->valid || vv->not_found) {
+        return vv->not_found ? NULL : vv;
+    }
+
+    p = ngx_pnalloc(r->pool, 32);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    rec->id_count++;
+    id[0] = apiauth_siphash(rec->id_key, (u_char *) &rec->id_count,
+                            sizeof(uint64_t));
+    id[1] = apiauth_siphash(rec->id_key, (u_char *) id, sizeof(uint64_t));
+
+    ngx_hex_dump(p, (u_char *) id, sizeof(id));
+
+    vv->data = p;
+    vv->len = 32;
+    vv->valid = 1;
+    vv->no_cacheable = 0;
+    vv->not_found = 0;
+
+    return vv;
+}
+
+
 static void
 ngx_http_apiauth_records_fields(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_uint_t reason, ngx_str_t *f,
@@ -516,9 +574,8 @@ ngx_http_apiauth_records_fields(ngx_http_request_t *r,
 
     ngx_str_set(&f[APIAUTH_CALL_VERSION], NGX_HTTP_APIAUTH_RECORDS_VERSION);
 
-    vv = ngx_http_get_indexed_variable(r,
-             ngx_http_apiauth_records->amcf->request_id_index);
-    if (vv && !vv->not_found) {
+    vv = ngx_http_apiauth_records_id(r);
+    if (vv) {
         f[APIAUTH_CALL_ID].data = vv->data;
         f[APIAUTH_CALL_ID].len = vv->len;
     }
