@@ -14,12 +14,15 @@
 #include <stdio.h>
 #include <time.h>
 #include <getopt.h>
+#include <signal.h>
 
 #include <hiredis/hiredis.h>
+#include <sqlite3.h>
 
 #include "apiauth_secret.h"
 #include "apiauth_key.h"
 #include "apiauth_store.h"
+#include "apiauth_ip.h"
 
 
 #define CTL_VERSION        "0.1.0"
@@ -214,6 +217,95 @@ int do_init(int argc, char **argv);
 
 /* upgrade.c */
 int do_upgrade(int argc, char **argv);
+
+/* records.c: call records (docs/records.md), as entries */
+
+/* one entry of the records stream, or one row of the archive */
+typedef struct {
+    const char         *text[APIAUTH_CALL_NFIELDS];   /* "" when absent */
+    size_t              len[APIAUTH_CALL_NFIELDS];
+    const char         *stream_id;
+    long long           time_ms;
+    long long           status;
+    long long           latency_ms;
+    long long           bytes;
+} ctl_call_t;
+
+/* what report and tail select; NULL, 0 or -1: no condition */
+typedef struct {
+    const char         *result;
+    const char         *reason;
+    const char         *key;
+    const char         *interface;
+    const char         *ip_text;
+    apiauth_ip_entry_t  ip;
+    int                 status_min;
+    int                 status_max;
+    long long           since_ms;
+    long long           until_ms;
+} ctl_call_filter_t;
+
+/* the filter options report and tail take, for their getopt tables */
+#define CTL_CALL_FILTER_OPTIONS                                              \
+    { "result", required_argument, NULL, 'r' },                              \
+    { "reason", required_argument, NULL, 'R' },                              \
+    { "key", required_argument, NULL, 'k' },                                 \
+    { "interface", required_argument, NULL, 'I' },                           \
+    { "ip", required_argument, NULL, 'P' },                                  \
+    { "status", required_argument, NULL, 's' }
+
+#define CTL_CALL_FORMAT_TABLE  0
+#define CTL_CALL_FORMAT_JSON   1
+#define CTL_CALL_FORMAT_CSV    2
+
+extern volatile sig_atomic_t  ctl_call_stop;
+extern redisReply            *ctl_call_reply;
+extern const char            *ctl_call_stream;
+
+int do_records(int argc, char **argv);
+double ctl_call_clock(void);
+void ctl_call_signals(void);
+void ctl_call_stream_arg(const char *s);
+redisReply *ctl_call_entries(redisReply *r);
+const char *ctl_call_parse(ctl_call_t *c, const char *id,
+    const redisReply *fields);
+void ctl_call_filter_init(ctl_call_filter_t *f);
+int ctl_call_match(const ctl_call_filter_t *f, const ctl_call_t *c);
+int ctl_call_filter_opt(ctl_call_filter_t *f, int opt, const char *arg);
+long long ctl_call_time_arg(const char *opt, const char *s);
+long long ctl_call_uint_arg(const char *opt, const char *s, long long min,
+    long long max);
+int ctl_call_ip_in(const apiauth_ip_entry_t *e, const char *ip, size_t len);
+void ctl_call_time(long long ms, char *buf, size_t size);
+void ctl_call_json(const ctl_call_t *c);
+void ctl_call_line(const ctl_call_t *c);
+ctl_table_t *ctl_call_table(void);
+void ctl_call_row(ctl_table_t *t, const ctl_call_t *c);
+void ctl_call_csv_header(void);
+void ctl_call_csv(const ctl_call_t *c);
+void ctl_csv_cell(const char *s, size_t len, int last);
+
+/* archive.c: the SQLite side of records */
+extern const char  ctl_archive_columns[];
+
+void ctl_archive_open(const char *path, int create);
+void ctl_archive_fail(int code, const char *what)
+    __attribute__((noreturn));
+sqlite3_stmt *ctl_archive_query(const char *sql);
+void ctl_archive_row(sqlite3_stmt *st, ctl_call_t *c);
+void ctl_archive_begin(void);
+int ctl_archive_put(const ctl_call_t *c);
+void ctl_archive_reject(const char *stream_id, const char *why,
+    const redisReply *fields);
+void ctl_archive_commit(void);
+void ctl_archive_close(void);
+
+/* report.c */
+int ctl_records_report(int argc, char **argv);
+
+/* drain.c, tail.c */
+int ctl_records_drain(int argc, char **argv);
+int ctl_records_tail(int argc, char **argv);
 
 /* redis.c: the module's bounds, as Lua, before the prelude */
 extern const char  ctl_lua_bounds[];

@@ -31,6 +31,7 @@ static const char  ctl_help[] =
     "  key         create, list, show and change keys\n"
     "  interface   the catalog of interfaces and their call URLs\n"
     "  config      show or set the key store's limits\n"
+    "  records     archive nginx's call records in SQLite, report, tail\n"
     "  version     print the version\n"
     "\n"
     "options (before OBJECT; --json and --help also work after it):\n"
@@ -123,6 +124,7 @@ static const ctl_cmd_t  ctl_objects[] = {
     { "key", do_key },
     { "interface", do_interface },
     { "config", do_config },
+    { "records", do_records },
     { "version", do_version },
     { NULL, NULL }
 };
