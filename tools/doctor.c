@@ -30,6 +30,10 @@ static char *doctor_config_get(const char *name);
 static void doctor_schema(void);
 static void doctor_changes(long long schema);
 static void doctor_records(void);
+static void doctor_age(long long ms, char *buf, size_t size);
+static long long doctor_id_age(long long now, const char *id);
+static void doctor_calls(void);
+static void doctor_call_group(long long now, redisReply *g);
 
 
 static int  doctor_worst;
@@ -41,8 +45,9 @@ static const char  doctor_help[] =
     "\n"
     "Checks that the key store's Redis answers and keeps data (version,\n"
     "appendonly, maxmemory-policy), the master key id, the store's schema\n"
-    "and its change stream, reads every key record as nginx does, and\n"
-    "counts keys and interfaces.  Exit status 1 when a check fails.\n";
+    "and its change stream, reads every key record as nginx does, counts\n"
+    "keys and interfaces, and shows the call records stream, its consumer\n"
+    "groups and their lag.  Exit status 1 when a check fails.\n";
 
 
 static const char  *doctor_status_names[] = {
@@ -251,6 +256,8 @@ ctl_doctor_run(int quiet)
     doctor_report("interfaces", DOCTOR_OK, "%lld", r->integer);
     freeReplyObject(r);
 
+    doctor_calls();
+
     return doctor_worst;
 }
 
@@ -435,6 +442,199 @@ doctor_records(void)
     } else {
         doctor_report("records", DOCTOR_OK, "nginx reads all %zu keys", all);
     }
+}
+
+
+/* 59s, 5m, 3h, 2d: how old an entry is, as people say it */
+
+static void
+doctor_age(long long ms, char *buf, size_t size)
+{
+    long long  s;
+
+    s = ms < 0 ? 0 : ms / 1000;
+
+    if (s < 120) {
+        snprintf(buf, size, "%llds", s);
+
+    } else if (s < 7200) {
+        snprintf(buf, size, "%lldm", s / 60);
+
+    } else if (s < 172800) {
+        snprintf(buf, size, "%lldh", s / 3600);
+
+    } else {
+        snprintf(buf, size, "%lldd", s / 86400);
+    }
+}
+
+
+/* a stream ID starts with the unix milliseconds Redis took it at */
+
+static long long
+doctor_id_age(long long now, const char *id)
+{
+    return now - atoll(id);
+}
+
+
+/*
+ * the call records nginx appends (docs/records.md): the stream's length
+ * and age, then each consumer group's; nothing there is fine, records are
+ * off.  An entry older than a minute that a group has not read, or read
+ * and not acknowledged, warns: its drain is stopped or behind
+ */
+
+static void
+doctor_calls(void)
+{
+    char         age[32];
+    size_t       i;
+    long long    now, len, oldest;
+    redisReply  *r, *t, *first;
+
+    r = ctl_redis_cmd("TYPE %s", APIAUTH_RECORDS_STREAM);
+
+    if (strcmp(r->str, "none") == 0) {
+        doctor_report("call records", DOCTOR_OK, "no stream "
+                      APIAUTH_RECORDS_STREAM ": nginx does not record "
+                      "calls here");
+        freeReplyObject(r);
+        return;
+    }
+
+    if (strcmp(r->str, "stream") != 0) {
+        doctor_report("call records", DOCTOR_FAIL, APIAUTH_RECORDS_STREAM
+                      " is a %s, not a stream: nginx cannot append call "
+                      "records to it", r->str);
+        freeReplyObject(r);
+        return;
+    }
+
+    freeReplyObject(r);
+
+    /* Redis's clock, which made the IDs */
+
+    t = ctl_redis_cmd("TIME");
+    now = t->type == REDIS_REPLY_ARRAY && t->elements == 2
+          ? atoll(t->element[0]->str) * 1000
+            + atoll(t->element[1]->str) / 1000
+          : 0;
+    freeReplyObject(t);
+
+    r = ctl_redis_cmd("XLEN %s", APIAUTH_RECORDS_STREAM);
+    len = r->integer;
+    freeReplyObject(r);
+
+    t = ctl_redis_cmd("XRANGE %s - + COUNT 1", APIAUTH_RECORDS_STREAM);
+    first = t->type == REDIS_REPLY_ARRAY && t->elements == 1
+            ? t->element[0]->element[0] : NULL;
+    oldest = first ? doctor_id_age(now, first->str) : 0;
+    doctor_age(oldest, age, sizeof(age));
+
+    r = ctl_redis_cmd("XINFO GROUPS %s", APIAUTH_RECORDS_STREAM);
+
+    if (r->elements == 0 && first && oldest > 60000) {
+        doctor_report("call records", DOCTOR_WARN, "a stream of %lld "
+                      "entr%s, the oldest %s old, and no consumer group: "
+                      "nothing archives it; run \"apiauth-ctl records drain "
+                      "--db FILE\"", len, len == 1 ? "y" : "ies", age);
+
+    } else {
+        doctor_report("call records", DOCTOR_OK, "a stream of %lld entr%s%s"
+                      "%s%s, %zu consumer group%s", len,
+                      len == 1 ? "y" : "ies", first ? ", the oldest " : "",
+                      first ? age : "", first ? " old" : "", r->elements,
+                      r->elements == 1 ? "" : "s");
+    }
+
+    freeReplyObject(t);
+
+    for (i = 0; i < r->elements; i++) {
+        doctor_call_group(now, r->element[i]);
+    }
+
+    freeReplyObject(r);
+}
+
+
+/* one group of XINFO GROUPS: name, consumers, pending, lag (Redis 7) */
+
+static void
+doctor_call_group(long long now, redisReply *g)
+{
+    int          status;
+    char         lag[32], pending_age[64], unread_age[64], age[32];
+    size_t       i;
+    long long    consumers, pending, ms;
+    const char  *name, *last, *k;
+    redisReply  *v, *r;
+
+    name = "?";
+    last = "0-0";
+    consumers = pending = 0;
+    strcpy(lag, "unknown");
+
+    for (i = 0; i + 1 < g->elements; i += 2) {
+        k = g->element[i]->str;
+        v = g->element[i + 1];
+
+        if (strcmp(k, "name") == 0 && v->type == REDIS_REPLY_STRING) {
+            name = v->str;
+
+        } else if (strcmp(k, "consumers") == 0) {
+            consumers = v->integer;
+
+        } else if (strcmp(k, "pending") == 0) {
+            pending = v->integer;
+
+        } else if (strcmp(k, "last-delivered-id") == 0
+                   && v->type == REDIS_REPLY_STRING)
+        {
+            last = v->str;
+
+        } else if (strcmp(k, "lag") == 0 && v->type == REDIS_REPLY_INTEGER) {
+            snprintf(lag, sizeof(lag), "%lld", v->integer);
+        }
+    }
+
+    status = DOCTOR_OK;
+    pending_age[0] = '\0';
+    unread_age[0] = '\0';
+
+    if (pending) {
+        r = ctl_redis_cmd("XPENDING %s %s", APIAUTH_RECORDS_STREAM, name);
+
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 4
+            && r->element[1]->type == REDIS_REPLY_STRING)
+        {
+            ms = doctor_id_age(now, r->element[1]->str);
+            doctor_age(ms, age, sizeof(age));
+            snprintf(pending_age, sizeof(pending_age), ", the oldest "
+                     "pending %s old", age);
+            status = ms > 60000 ? DOCTOR_WARN : status;
+        }
+
+        freeReplyObject(r);
+    }
+
+    r = ctl_redis_cmd("XRANGE %s (%s + COUNT 1", APIAUTH_RECORDS_STREAM, last);
+
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+        ms = doctor_id_age(now, r->element[0]->element[0]->str);
+        doctor_age(ms, age, sizeof(age));
+        snprintf(unread_age, sizeof(unread_age), ", the oldest unread %s old",
+                 age);
+        status = ms > 60000 ? DOCTOR_WARN : status;
+    }
+
+    freeReplyObject(r);
+
+    doctor_report("call group", status, "\"%s\": %lld consumer%s, %lld "
+                  "pending, lag %s%s%s%s", name, consumers,
+                  consumers == 1 ? "" : "s", pending, lag, pending_age,
+                  unread_age, status == DOCTOR_WARN
+                  ? ": is \"apiauth-ctl records drain\" running?" : "");
 }
 
 
