@@ -186,7 +186,7 @@ static ngx_command_t  ngx_http_apiauth_commands[] = {
 
     { ngx_string("apiauth_records_pipeline"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
-      ngx_http_apiauth_records_pipeline,
+      ngx_http_apiauth_pipeline,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -455,7 +455,7 @@ ngx_http_apiauth_create_main_conf(ngx_conf_t *cf)
     amcf->timeout = NGX_CONF_UNSET_MSEC;
     amcf->request_id_index = NGX_ERROR;
 
-    ngx_http_apiauth_records_conf_init(&amcf->records);
+    ngx_http_apiauth_pipeline_conf_init(&amcf->records);
 
     return amcf;
 }
@@ -1130,7 +1130,7 @@ ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (ngx_http_apiauth_records_init_conf(cf, &amcf->records)
+    if (ngx_http_apiauth_pipeline_init_conf(cf, &amcf->records)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;

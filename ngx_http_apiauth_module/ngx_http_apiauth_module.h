@@ -415,17 +415,24 @@ ngx_int_t ngx_http_apiauth_feed_init(ngx_cycle_t *cycle,
 void ngx_http_apiauth_feed_exit(void);
 
 /* ngx_http_apiauth_records.c: call records, from the log phase */
-void ngx_http_apiauth_records_conf_init(ngx_http_apiauth_records_conf_t *conf);
-char *ngx_http_apiauth_records_pipeline(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_apiauth_records_init_conf(ngx_conf_t *cf,
-    ngx_http_apiauth_records_conf_t *rc);
 ngx_int_t ngx_http_apiauth_records_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_main_conf_t *amcf);
 void ngx_http_apiauth_records_exit(void);
 ngx_int_t ngx_http_apiauth_log_handler(ngx_http_request_t *r);
 void ngx_http_apiauth_records_note(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+
+/* ngx_http_apiauth_pipeline.c: the records' way to Redis, one a worker */
+void ngx_http_apiauth_pipeline_conf_init(
+    ngx_http_apiauth_records_conf_t *conf);
+char *ngx_http_apiauth_pipeline(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_apiauth_pipeline_init_conf(ngx_conf_t *cf,
+    ngx_http_apiauth_records_conf_t *rc);
+ngx_int_t ngx_http_apiauth_pipeline_init(ngx_cycle_t *cycle,
+    ngx_http_apiauth_main_conf_t *amcf);
+void ngx_http_apiauth_pipeline_exit(void);
+void ngx_http_apiauth_pipeline_add(ngx_str_t *fields);
 
 /* ngx_http_apiauth_spool.c: records framed, and spooled while Redis is away */
 size_t ngx_http_apiauth_frame_size(ngx_str_t *fields, ngx_uint_t n);
