@@ -3,8 +3,8 @@
 # Call records while Redis is away: stopped (and started again from its
 # AOF) for 5 s, then frozen with SIGSTOP for 5 s, each during 20,000
 # requests: every request served is in the stream afterwards (once or
-# more: a batch that timed out may be sent again; the drain keeps one per
-# request id), and the spools are empty.  A spool with a torn last record
+# more: a batch that timed out may be sent again), the spools are empty,
+# and the drain archives each request exactly once.  A spool with a torn last record
 # is replayed without it, the loss counted; a full spool drops records and
 # counts each one.
 
@@ -18,7 +18,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use Apiauth::Test;
 use Apiauth::Client qw(:DEFAULT token_load token_load_wait record_ids
-    spool_files all_recorded);
+    spool_files all_recorded all_archived);
 
 my $t = Apiauth::Test->new;
 $t->start_redis(args => ['--appendonly', 'yes']);
@@ -101,6 +101,9 @@ is($got->{200}, 20000, 'Redis frozen: every request answered 200')
     or diag(explain $got);
 ok(status()->{records_spooled} > $spooled, 'records were spooled');
 all_served_recorded('/api/frozen', 'Redis frozen for 5 s');
+
+# the stream drained into an archive: each request served once
+all_archived($t, $t->dir . '/archive.db', '/api/', 'the archive');
 
 ###############################################################################
 # a spool file left with a torn last record: three replayed, one lost

@@ -15,7 +15,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use Apiauth::Test;
 use Apiauth::Client qw(:DEFAULT token_load token_load_wait served_ids
-    all_recorded);
+    all_recorded all_archived);
 
 my $t = Apiauth::Test->new;
 $t->start_redis(args => ['--appendonly', 'yes']);
@@ -119,6 +119,9 @@ all_recorded($t, prefix => '/api/down/', n => 150, spool => $spool,
     name => 'Redis away, two reloads', once => 1);
 all_recorded($t, prefix => '/slow/', n => 2, spool => $spool,
     name => 'the old workers\' slow requests', once => 1);
+
+# and drained: each request of the test archived exactly once
+all_archived($t, $t->dir . '/archive.db', '/', 'the archive');
 
 $t->finish;
 done_testing();

@@ -32,7 +32,7 @@ our @EXPORT = qw(
 # older files have subs of these names
 our @EXPORT_OK = qw(tok verdict until_verdict lookups feed_clients
     token_load token_load_wait record_ids served_ids spool_files
-    all_recorded);
+    all_recorded all_archived);
 
 # Every test logs these fields; X-Test-Id (never signed) ties a request to
 # its line.
@@ -635,6 +635,29 @@ sub all_recorded {
         if $o{once};
     is_deeply([spool_files($o{spool})], [], "$name: the spools are empty");
     return ($entries, $served);
+}
+
+# all_archived($t, $db, $prefix, $name): drains the stream into the archive
+# $db (apiauth-ctl records drain), then checks that every request nginx
+# served under the prefix is there exactly once, and nothing else is.
+sub all_archived {
+    my ($t, $db, $prefix, $name) = @_;
+    my $d = $t->ctl('records', 'drain', '--db', $db);
+    is($d->{rc}, 0, "$name: the drain exits 0") or diag($d->{err});
+    my $r = $t->ctl_json('records', 'report', '--db', $db, '--limit', 0);
+    my %rows;
+    $rows{ $_->{request_id} }++
+        for grep { index($_->{path}, $prefix) == 0 }
+            @{ $r->{json}{records} || [] };
+    my $served = served_ids($t, $prefix);
+    my @missing = grep { !$rows{$_} } keys %$served;
+    my @extra = grep { !$served->{$_} } keys %rows;
+    is(scalar(keys %rows), scalar(keys %$served), sprintf
+        '%s: %d requests served, %d archived', $name, scalar(keys %$served),
+        scalar(keys %rows));
+    is(scalar @missing, 0, "$name: every one archived");
+    is(scalar @extra, 0, "$name: nothing else");
+    is(scalar(grep { $_ > 1 } values %rows), 0, "$name: each once");
 }
 
 ###############################################################################
