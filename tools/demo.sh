@@ -87,6 +87,10 @@ http {
     apiauth_redis       127.0.0.1:$REDIS_PORT;
     apiauth_master_key  $DIR/master.key;
 
+    # every call, allowed or refused, becomes a record in a Redis stream
+    apiauth_records           on;
+    apiauth_records_pipeline  spool=$DIR/spool;
+
     server {
         listen 127.0.0.1:$NGINX_PORT;
 
@@ -154,3 +158,8 @@ step curl -s -H "Authorization: Bearer $USERS_AK.$USERS_SECRET" "$URL"
 printf '\n\033[1m# what nginx logged ($status $apiauth_result $apiauth_reason ...)\033[0m\n'
 sleep 0.2
 step cat "$DIR/access.log"
+
+printf '\n\033[1m# the call records: drained from the stream into SQLite, reported\033[0m\n'
+step apiauth-ctl records drain --db "$DIR/calls.db"
+step apiauth-ctl records report --db "$DIR/calls.db"
+step apiauth-ctl records report --db "$DIR/calls.db" --group-by reason
