@@ -218,7 +218,13 @@ ctl_archive_open(const char *path, int create)
      */
     archive_exec("PRAGMA journal_mode = WAL");
     archive_exec("PRAGMA synchronous = NORMAL");
-    archive_exec("PRAGMA cache_size = -16384");
+
+    /*
+     * the request id's and the address's indexes take inserts at random
+     * places: 64 MiB keeps a batch's pages of them in memory, which halves
+     * the CPU a record of an archive of millions (docs/records.md)
+     */
+    archive_exec("PRAGMA cache_size = -65536");
 
     if (sqlite3_prepare_v2(archive_db, "INSERT OR IGNORE INTO records "
                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
@@ -264,6 +270,8 @@ archive_busy(void *data, int count)
 static void
 archive_create(void)
 {
+    /* 16 KiB pages: a fifth less CPU a record than 4 KiB (docs/records.md) */
+    archive_exec("PRAGMA page_size = 16384");
     archive_exec("BEGIN IMMEDIATE");
 
     if (archive_int("SELECT count(*) FROM sqlite_master") == 0) {

@@ -18,7 +18,7 @@
 #include "apiauth_key.h"
 
 
-#define DRAIN_BATCH       10000
+#define DRAIN_BATCH       20000
 #define DRAIN_BATCH_MAX   1000000
 #define DRAIN_BLOCK_MS    1000      /* under the socket's 10 s timeout */
 
@@ -75,7 +75,7 @@ static const char  drain_help[] =
     APIAUTH_RECORDS_STREAM ")\n"
     "into the SQLite archive FILE, made when missing, as consumer C\n"
     "(default: the host name) of the consumer group G (default archive).\n"
-    "A batch of at most N entries (default 10000) is committed to FILE,\n"
+    "A batch of at most N entries (default 20000) is committed to FILE,\n"
     "then acknowledged, then the stream is trimmed of what every group has\n"
     "read and acknowledged; a request id archived already is not archived\n"
     "again.  It first takes its own unacknowledged entries and those other\n"
