@@ -14,8 +14,10 @@
 use strict;
 use warnings;
 
+use File::Basename qw(dirname);
 use FindBin;
-use lib "$FindBin::Bin/../../t/lib";
+# the repository's t/lib, two directories up
+use lib dirname(dirname($FindBin::Bin)) . '/t/lib';
 use Getopt::Long;
 use JSON::PP;
 use Time::HiRes qw(time);
