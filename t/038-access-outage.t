@@ -20,7 +20,7 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 use Apiauth::Test;
 use Apiauth::Client qw(:DEFAULT tok verdict until_verdict lookups
-    feed_clients);
+    feed_clients client_load token_load_wait);
 use Apiauth::Relay;
 
 my $t = Apiauth::Test->new;
@@ -230,58 +230,17 @@ unlike(log_since(), qr/cannot resume/, 'no gap');
 
 my $key = $t->create_key('--name', 'load');
 my $port = $t->port('http');
-my @kids;
-for my $c (1 .. 4) {
-    pipe(my $rd, my $wr) or die "pipe: $!\n";
-    my $pid = fork // die "fork: $!\n";
-    if ($pid == 0) {
-        close $rd;
-        local $SIG{PIPE} = 'IGNORE';
-        # nonces of its own, not the parent's sequence nor a sibling's
-        open my $ur, '<', '/dev/urandom' or die "urandom: $!\n";
-        read $ur, my $seed, 4;
-        srand(unpack 'L', $seed);
-        my (%status, $s);
-        for my $i (1 .. 5000) {
-            for my $try (1 .. 3) {
-                $s ||= IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                    PeerPort => $port, Proto => 'tcp');
-                my $raw = signed_request(method => 'GET', target => '/sig/x',
-                    port => $port, host => "127.0.0.1:$port", key => $key,
-                    unsigned => [['Connection', 'keep-alive']]);
-                my $res = eval { Apiauth::Client::keepalive($s, $raw) };
-                if ($res) {
-                    $status{ $res->{status} }++;
-                    undef $s if ($res->{headers}{connection} // '') eq 'close';
-                    last;
-                }
-                # closed by a worker that stopped: a new connection, a new
-                # signature
-                undef $s;
-                $status{'closed and resent'}++;
-            }
-        }
-        print $wr join(';', map { "$_=$status{$_}" } sort keys %status);
-        close $wr;
-        POSIX::_exit(0);
-    }
-    close $wr;
-    push @kids, [$pid, $rd];
-}
+my $load = client_load($t, seconds => 0, request => sub {
+    my ($port) = @_;
+    # a new signature each time: also after a worker closed the connection
+    return signed_request(method => 'GET', target => '/sig/x', port => $port,
+        host => "127.0.0.1:$port", key => $key,
+        unsigned => [['Connection', 'keep-alive']]);
+});
 sleep 0.5;
 my @old = $t->worker_pids;
 $t->reload_nginx;
-my %total;
-for (@kids) {
-    my ($pid, $fh) = @$_;
-    local $/;
-    my $out = <$fh> // '';
-    waitpid($pid, 0);
-    for (split /;/, $out) {
-        my ($st, $n) = split /=/;
-        $total{$st} += $n;
-    }
-}
+my %total = %{ token_load_wait($load) };
 is($total{200}, 20000, 'a reload under load: 20,000 signed requests, every '
     . 'one admitted') or diag(explain \%total);
 is_deeply([grep { $_ ne '200' && $_ ne 'closed and resent' } keys %total], [],

@@ -31,7 +31,7 @@ our @EXPORT = qw(
 # for the files that follow key changes from outside: on request, as
 # older files have subs of these names
 our @EXPORT_OK = qw(tok verdict until_verdict lookups feed_clients
-    token_load token_load_wait record_ids served_ids spool_files
+    client_load token_load token_load_wait record_ids served_ids spool_files
     all_recorded all_archived);
 
 # Every test logs these fields; X-Test-Id (never signed) ties a request to
@@ -498,12 +498,13 @@ sub line_of {
 ###############################################################################
 # load
 
-# token_load($t, key => $key, target => '/api/x', clients => 4, n => 5000,
-# seconds => 10): forked clients, each sending n token requests on a
-# keep-alive connection, paced over the seconds; a connection a worker
-# closes (a reload) is made again and the request sent again; a client
-# that cannot connect stops.  Returns a handle for token_load_wait.
-sub token_load {
+# client_load($t, request => sub { raw }, clients => 4, n => 5000,
+# seconds => 10): forked clients, each sending n requests (each made anew
+# by the sub, in the child: its own random seed) on a keep-alive
+# connection, paced over the seconds (0: at once); a connection a worker
+# closes (a reload) is made again and the request made and sent again; a
+# client that cannot connect stops.  Returns a handle for token_load_wait.
+sub client_load {
     my ($t, %o) = @_;
     my $port = $o{port} // $t->port('http');
     my @kids;
@@ -513,15 +514,16 @@ sub token_load {
         if ($pid == 0) {
             close $rd;
             local $SIG{PIPE} = 'IGNORE';
-            my $raw = build_request('GET', $o{target},
-                [['Host', "127.0.0.1:$port"], token_headers($o{key}),
-                 ['Connection', 'keep-alive']]);
+            # nonces of its own, not the parent's sequence nor a sibling's
+            open my $ur, '<', '/dev/urandom' or die "urandom: $!\n";
+            read $ur, my $seed, 4;
+            srand(unpack 'L', $seed);
             my (%status, $s);
             my $t0 = time;
             my $n = $o{n} // 5000;
+            my $secs = $o{seconds} // 10;
             REQUEST: for my $i (1 .. $n) {
-                my $at = $t0 + ($o{seconds} // 10) * $i / $n;
-                my $d = $at - time;
+                my $d = $t0 + $secs * $i / $n - time;
                 sleep $d if $d > 0;
                 for my $try (1 .. 5) {
                     $s ||= IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -531,7 +533,7 @@ sub token_load {
                         $status{"connect: $!"}++;
                         last REQUEST;
                     }
-                    my $res = eval { keepalive($s, $raw) };
+                    my $res = eval { keepalive($s, $o{request}->($port)) };
                     if ($res) {
                         $status{ $res->{status} }++;
                         undef $s if ($res->{headers}{connection} // '')
@@ -551,6 +553,17 @@ sub token_load {
         push @kids, [$pid, $rd];
     }
     return \@kids;
+}
+
+# token_load($t, key => $key, target => '/api/x', ...): client_load of one
+# token request, the same each time
+sub token_load {
+    my ($t, %o) = @_;
+    my $port = $o{port} // $t->port('http');
+    my $raw = build_request('GET', $o{target},
+        [['Host', "127.0.0.1:$port"], token_headers($o{key}),
+         ['Connection', 'keep-alive']]);
+    return client_load($t, %o, request => sub { $raw });
 }
 
 # the statuses the load's clients got, summed: { 200 => n, ... }
