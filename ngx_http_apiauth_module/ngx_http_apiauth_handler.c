@@ -251,9 +251,11 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
                    : rc == NGX_DONE ? "cached as unknown"
                    : rc == NGX_DECLINED ? "not cached" : "cache error");
 
-    ngx_http_apiauth_stat_add(rc == NGX_DECLINED
-                              ? NGX_HTTP_APIAUTH_STAT_CACHE_MISSES
-                              : NGX_HTTP_APIAUTH_STAT_CACHE_HITS, 1);
+    if (rc != NGX_ERROR) {
+        ngx_http_apiauth_stat_add(rc == NGX_DECLINED
+                                  ? NGX_HTTP_APIAUTH_STAT_CACHE_MISSES
+                                  : NGX_HTTP_APIAUTH_STAT_CACHE_HITS, 1);
+    }
 
     switch (rc) {
 
@@ -390,7 +392,9 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
                                              &ctx->reason);
 
             if (rc == NGX_DONE) {
+                /* not judged until the body is: a client that leaves first */
                 ctx->body_loc = alcf;
+                ctx->reason = NGX_HTTP_APIAUTH_NONE;
                 return NGX_DONE;
             }
 

@@ -405,6 +405,8 @@ void ngx_http_apiauth_redis_close(ngx_http_apiauth_redis_link_t *link);
 ngx_int_t ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,
     ngx_http_apiauth_redis_cmd_t *cmd, int argc, const char **argv,
     const size_t *argvlen);
+void ngx_http_apiauth_redis_reset(ngx_http_apiauth_redis_link_t *link,
+    const char *why);
 ngx_int_t ngx_http_apiauth_redis_send_formatted(
     ngx_http_apiauth_redis_link_t *link, ngx_http_apiauth_redis_cmd_t *cmd,
     u_char *buf, size_t len);
@@ -445,8 +447,9 @@ void ngx_http_apiauth_spool_init(ngx_cycle_t *cycle, ngx_str_t *dir,
 ngx_uint_t ngx_http_apiauth_spool_write(u_char *p, u_char *last);
 ngx_uint_t ngx_http_apiauth_spool_pending(void);
 size_t ngx_http_apiauth_spool_read(u_char *buf, size_t size, ngx_uint_t max,
-    ngx_uint_t *n, ngx_uint_t *lost);
+    ngx_uint_t *n);
 void ngx_http_apiauth_spool_commit(void);
+ngx_uint_t ngx_http_apiauth_spool_lost(void);
 void ngx_http_apiauth_spool_exit(void);
 
 /* ngx_http_apiauth_status.c: counters, and apiauth_status */

@@ -78,6 +78,7 @@ static void ngx_http_apiauth_pipeline_spill(ngx_http_apiauth_pipeline_t *pl,
     u_char *p, u_char *last, ngx_uint_t n);
 static void ngx_http_apiauth_pipeline_drop(ngx_http_apiauth_pipeline_t *pl,
     ngx_uint_t n);
+static void ngx_http_apiauth_pipeline_lost(ngx_http_apiauth_pipeline_t *pl);
 
 
 static ngx_http_apiauth_pipeline_t  *ngx_http_apiauth_pipe;
@@ -412,7 +413,11 @@ ngx_http_apiauth_pipeline_add(ngx_str_t *f)
     ngx_http_apiauth_stat_add(NGX_HTTP_APIAUTH_STAT_RECORDS, 1);
     ngx_http_apiauth_stat_add(NGX_HTTP_APIAUTH_STAT_RECORDS_BUFFERED, 1);
 
-    if (pl->n >= pl->conf->batch) {
+    /* a batch's worth, or half the buffer: on its way at once */
+
+    if (pl->n >= pl->conf->batch
+        || (size_t) (pl->last - pl->buf) > pl->conf->buffer / 2)
+    {
         if (!pl->tick.posted) {
             ngx_post_event(&pl->tick, &ngx_posted_events);
         }
@@ -434,7 +439,7 @@ static void
 ngx_http_apiauth_pipeline_tick(ngx_event_t *ev)
 {
     size_t                            len;
-    ngx_uint_t                        n, lost;
+    ngx_uint_t                        n;
     ngx_msec_int_t                    wait;
     ngx_http_apiauth_pipeline_t       *pl = ev->data;
     ngx_http_apiauth_records_conf_t  *rc = pl->conf;
@@ -463,14 +468,9 @@ ngx_http_apiauth_pipeline_tick(ngx_event_t *ev)
     }
 
     if (rc->spool_on && ngx_http_apiauth_spool_pending()) {
-        len = ngx_http_apiauth_spool_read(pl->fly, rc->buffer, rc->batch, &n,
-                                          &lost);
-        if (lost) {
-            ngx_log_error(NGX_LOG_ERR, pl->log, 0,
-                          "apiauth: %ui call records torn or damaged in the "
-                          "spool, lost", lost);
-            ngx_http_apiauth_pipeline_drop(pl, lost);
-        }
+        len = ngx_http_apiauth_spool_read(pl->fly, rc->buffer, rc->batch, &n);
+
+        ngx_http_apiauth_pipeline_lost(pl);
 
         if (len) {
             pl->fly_last = pl->fly + len;
@@ -679,6 +679,13 @@ ngx_http_apiauth_pipeline_send(ngx_http_apiauth_pipeline_t *pl)
 
     if (pl->pending == 0) {
         ngx_http_apiauth_pipeline_done(pl);
+
+    } else if (pl->failed) {
+        /*
+         * those sent have no timer (the last command has it): the link
+         * goes, and they fail with it, the batch with them
+         */
+        ngx_http_apiauth_redis_reset(pl->link, "did not take a command");
     }
 }
 
@@ -745,6 +752,7 @@ ngx_http_apiauth_pipeline_done(ngx_http_apiauth_pipeline_t *pl)
 
     if (pl->from_spool) {
         ngx_http_apiauth_spool_commit();
+        ngx_http_apiauth_pipeline_lost(pl);
         ngx_http_apiauth_stat_add(NGX_HTTP_APIAUTH_STAT_RECORDS_REPLAYED,
                                   pl->fly_n);
 
@@ -801,6 +809,24 @@ ngx_http_apiauth_pipeline_spill(ngx_http_apiauth_pipeline_t *pl, u_char *p,
 
     if (written < n) {
         ngx_http_apiauth_pipeline_drop(pl, n - written);
+    }
+}
+
+
+/* records of the spool found torn or damaged, once read past */
+
+static void
+ngx_http_apiauth_pipeline_lost(ngx_http_apiauth_pipeline_t *pl)
+{
+    ngx_uint_t  lost;
+
+    lost = ngx_http_apiauth_spool_lost();
+
+    if (lost) {
+        ngx_log_error(NGX_LOG_ERR, pl->log, 0,
+                      "apiauth: %ui call records torn or damaged in the "
+                      "spool, lost", lost);
+        ngx_http_apiauth_stat_add(NGX_HTTP_APIAUTH_STAT_RECORDS_DROPPED, lost);
     }
 }
 

@@ -75,6 +75,12 @@ ngx_http_apiauth_log_handler(ngx_http_request_t *r)
     ngx_uint_t               reason;
     ngx_http_apiauth_ctx_t  *ctx;
 
+    /* log_subrequest on: a subrequest shares its main request's state */
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
     ctx = ngx_http_apiauth_get_ctx(r);
 
     if (ctx == NULL || ctx->record_loc == NULL) {

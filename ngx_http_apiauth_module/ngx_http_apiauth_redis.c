@@ -318,6 +318,18 @@ ngx_http_apiauth_redis_down(ngx_http_apiauth_redis_link_t *link)
 }
 
 
+/* from outside a hiredis callback: the link goes, its commands fail */
+
+void
+ngx_http_apiauth_redis_reset(ngx_http_apiauth_redis_link_t *link,
+    const char *why)
+{
+    if (link->ac) {
+        ngx_http_apiauth_redis_drop(link, why);
+    }
+}
+
+
 static void
 ngx_http_apiauth_redis_schedule(ngx_http_apiauth_redis_link_t *link)
 {
@@ -368,9 +380,16 @@ ngx_http_apiauth_redis_cmd_timeout(ngx_event_t *ev)
  * command's timeout is cmd->timeout, or the link's when 0, or none
  */
 
+/*
+ * lookups go out with the first connection's handshake, at once; records
+ * only to a store that was checked (a write to the wrong Redis is kept)
+ */
+
 #define ngx_http_apiauth_redis_closed(link)                                  \
     ((link)->ac == NULL                                                      \
-     || ((link)->state != NGX_HTTP_APIAUTH_REDIS_READY && (link)->failed))
+     || ((link)->state != NGX_HTTP_APIAUTH_REDIS_READY                       \
+         && ((link)->failed                                                  \
+             || (link)->kind == NGX_HTTP_APIAUTH_LINK_RECORDS)))
 
 ngx_int_t
 ngx_http_apiauth_redis_send(ngx_http_apiauth_redis_link_t *link,

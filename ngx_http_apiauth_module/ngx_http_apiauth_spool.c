@@ -45,6 +45,8 @@ typedef struct {
     off_t                       rsize;
     u_char                      rname[NGX_HTTP_APIAUTH_SPOOL_NAME];
     off_t                       read;       /* of rfd, not yet committed */
+    ngx_uint_t                  lost;       /* in what was read */
+    ngx_uint_t                  lost_past;  /* in what was read past */
 
     ngx_uint_t                  seq;
     time_t                      next_scan;
@@ -53,6 +55,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_apiauth_frame_check(u_char *p, u_char *last,
     size_t *size);
+static ngx_uint_t ngx_http_apiauth_frame_fields(u_char *p, size_t len);
 static ngx_int_t ngx_http_apiauth_spool_create(void);
 static ngx_int_t ngx_http_apiauth_spool_take(ngx_fd_t fd, u_char *from,
     const char *prefix, u_char *name);
@@ -64,7 +67,7 @@ static u_char *ngx_http_apiauth_spool_path(u_char *buf, u_char *name);
 
 static ngx_http_apiauth_spool_t  ngx_http_apiauth_spool = {
     ngx_null_string, 0, NULL, NGX_INVALID_FILE, 0, "", NGX_INVALID_FILE,
-    0, 0, "", 0, 0, 0
+    0, 0, "", 0, 0, 0, 0, 0
 };
 
 
@@ -151,9 +154,46 @@ ngx_http_apiauth_frame_check(u_char *p, u_char *last, size_t *size)
         return NGX_ERROR;
     }
 
+    /* sound, and a record: exactly its fields, as the sender reads them */
+
+    if (ngx_http_apiauth_frame_fields(p, head[1]) != APIAUTH_CALL_NFIELDS) {
+        return NGX_ERROR;
+    }
+
     *size = NGX_HTTP_APIAUTH_FRAME_HEAD + head[1];
 
     return NGX_OK;
+}
+
+
+/* how many whole fields a frame's payload holds, nothing left over */
+
+static ngx_uint_t
+ngx_http_apiauth_frame_fields(u_char *p, size_t len)
+{
+    u_char      *end;
+    uint16_t     flen;
+    ngx_uint_t   n;
+
+    p += NGX_HTTP_APIAUTH_FRAME_HEAD;
+    end = p + len;
+
+    for (n = 0; p < end; n++) {
+        if (end - p < (ssize_t) sizeof(uint16_t)) {
+            return 0;
+        }
+
+        ngx_memcpy(&flen, p, sizeof(uint16_t));
+        p += sizeof(uint16_t);
+
+        if (end - p < flen) {
+            return 0;
+        }
+
+        p += flen;
+    }
+
+    return n;
 }
 
 
@@ -384,14 +424,15 @@ ngx_http_apiauth_spool_pending(void)
 
 /*
  * reads up to max whole frames of the oldest spooled records into buf,
- * sound frames only, *lost counting those found torn or damaged; returns
- * their bytes, 0 when nothing waits; the frames stay in the file until
- * ngx_http_apiauth_spool_commit()
+ * sound frames only; returns their bytes, 0 when nothing waits; the frames
+ * stay in the file until ngx_http_apiauth_spool_commit(), and those found
+ * torn or damaged are counted by ngx_http_apiauth_spool_lost() once read
+ * past
  */
 
 size_t
 ngx_http_apiauth_spool_read(u_char *buf, size_t size, ngx_uint_t max,
-    ngx_uint_t *n, ngx_uint_t *lost)
+    ngx_uint_t *n)
 {
     size_t                     fsize;
     ssize_t                    got;
@@ -401,9 +442,10 @@ ngx_http_apiauth_spool_read(u_char *buf, size_t size, ngx_uint_t max,
     ngx_http_apiauth_spool_t  *sp = &ngx_http_apiauth_spool;
 
     *n = 0;
-    *lost = 0;
 
     for (tries = 0; tries < 16; tries++) {
+
+        sp->lost = 0;
 
         if (sp->rfd == NGX_INVALID_FILE
             && ngx_http_apiauth_spool_next() != NGX_OK)
@@ -445,7 +487,7 @@ ngx_http_apiauth_spool_read(u_char *buf, size_t size, ngx_uint_t max,
             if (rc == NGX_AGAIN) {
                 /* the file's end: a torn last write */
                 if (p < last && sp->roff + got == sp->rsize) {
-                    *lost += !bad;
+                    sp->lost += !bad;
                     p = last;
                 }
 
@@ -455,7 +497,7 @@ ngx_http_apiauth_spool_read(u_char *buf, size_t size, ngx_uint_t max,
             /* damaged: skip to the next magic, one record lost */
 
             if (!bad) {
-                (*lost)++;
+                sp->lost++;
                 bad = 1;
             }
 
@@ -489,10 +531,26 @@ ngx_http_apiauth_spool_commit(void)
 
     sp->roff += sp->read;
     sp->read = 0;
+    sp->lost_past += sp->lost;
+    sp->lost = 0;
 
     if (sp->roff >= sp->rsize) {
         ngx_http_apiauth_spool_done();
     }
+}
+
+
+/* the records found torn or damaged and read past since last asked */
+
+ngx_uint_t
+ngx_http_apiauth_spool_lost(void)
+{
+    ngx_uint_t  n;
+
+    n = ngx_http_apiauth_spool.lost_past;
+    ngx_http_apiauth_spool.lost_past = 0;
+
+    return n;
 }
 
 

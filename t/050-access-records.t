@@ -52,6 +52,14 @@ $t->write_nginx_conf(nginx_conf(
         location /tf/ {
             try_files /nonexistent /api$uri;
         }
+        location /mir/ {
+            apiauth signature;
+            apiauth_interface orders;
+            log_subrequest on;
+            mirror /mirrored;
+            @@BACKEND@@
+        }
+        location = /mirrored { internal; @@BACKEND@@ }
         location /plain/ { @@BACKEND@@ }
         location = /status { apiauth_status; }
 EOF2
@@ -161,6 +169,30 @@ is_deeply([map { "$_->{path} $_->{reason} $_->{interface}" } @$got],
     ['/tf/a ok orders', '/tf/b scope_denied orders'],
     'each recorded once, as judged where it landed');
 
+# log_subrequest on, a mirror subrequest: still one record
+$t->redis('DEL', '{apiauth}:records');
+is(send_signed($t, key => $key, target => '/mir/x')->{status}, 200,
+    'a mirrored call');
+$rec = wait_records(1, 'log_subrequest on, a mirror')->[0];
+is($rec->{path}, '/mir/x', 'the main request\'s record only');
+
+# a client that leaves while its signed body is read: unfinished
+$t->redis('DEL', '{apiauth}:records');
+{
+    my $raw = signed_request(key => $key, method => 'POST',
+        target => '/api/upload', port => $t->port('http'),
+        host => '127.0.0.1:' . $t->port('http'), body => 'x' x 4000,
+        sign_body => 1);
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+        PeerPort => $t->port('http'), Proto => 'tcp') or die "connect: $!\n";
+    print $s substr($raw, 0, length($raw) - 2000);
+    sleep 0.3;
+    close $s;
+}
+$rec = wait_records(1, 'a body never finished')->[0];
+is_deeply([@$rec{qw(result reason path)}], ['error', 'unfinished',
+    '/api/upload'], 'recorded as unfinished, not ok');
+
 # no records where they are off, nor where apiauth is off
 $t->redis('DEL', '{apiauth}:records');
 send_signed($t, key => $key, target => '/quiet/x');
@@ -172,12 +204,13 @@ is($got->[0]{path}, '/api/last', 'only the location with records on');
 # apiauth_status: what was sent, in both formats
 my $st = http_get_json('/status');
 my %req = map { $_ => $st->{requests}{$_}{count} } keys %{ $st->{requests} };
-is($req{ok}, 4, 'status: 4 ok (quiet included)');
+is($req{ok}, 5, 'status: 5 ok (quiet included)');
+is($req{unfinished}, 1, 'status: 1 unfinished');
 is($req{bad_signature}, 1, 'status: 1 bad_signature');
 is($req{scope_denied}, 3, 'status: 3 scope_denied');
 is($req{missing_credentials}, 2, 'status: 2 missing_credentials');
-is($st->{records}, 9, 'status: 9 records made');
-is($st->{records_sent}, 9, 'status: 9 records sent');
+is($st->{records}, 11, 'status: 11 records made');
+is($st->{records_sent}, 11, 'status: 11 records sent');
 is($st->{records_dropped}, 0, 'status: none dropped');
 is($st->{records_buffered}, 0, 'status: none buffered');
 is($st->{redis}{records}{up}, 1, 'status: the records link is up');
@@ -187,9 +220,9 @@ my $prom = send_plain($t, target => '/status?format=prometheus');
 is($prom->{status}, 200, 'prometheus format');
 like($prom->{headers}{'content-type'}, qr{^text/plain; version=0\.0\.4},
     'its content type');
-like($prom->{body}, qr/^apiauth_requests_total\{result="ok",reason="ok"\} 4$/m,
+like($prom->{body}, qr/^apiauth_requests_total\{result="ok",reason="ok"\} 5$/m,
     'requests_total by result and reason');
-like($prom->{body}, qr/^apiauth_records_sent_total 9$/m, 'records_sent_total');
+like($prom->{body}, qr/^apiauth_records_sent_total 11$/m, 'records_sent_total');
 
 # the text format, parsed by Prometheus's own parser (make deps installs it)
 {

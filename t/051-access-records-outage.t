@@ -106,7 +106,8 @@ all_served_recorded('/api/frozen', 'Redis frozen for 5 s');
 all_archived($t, $t->dir . '/archive.db', '/api/', 'the archive');
 
 ###############################################################################
-# a spool file left with a torn last record: three replayed, one lost
+# a spool file left with a frame that is no record, three records and a
+# torn last one: three replayed, two lost
 
 sub frame {
     my (%f) = @_;
@@ -121,6 +122,12 @@ sub frame {
 my $dropped = status()->{records_dropped};
 my $file = "$spool/records-99999999-0.spool";
 open my $f, '>', "$file.tmp" or die $!;
+# first a frame whose checksum holds but which is no record (3 fields)
+{
+    my $payload = join '', map { pack('S', length $_) . $_ } qw(1 x y);
+    print $f pack('LLL', 0x31525041, length $payload, crc32($payload)),
+        $payload;
+}
 for my $i (1 .. 4) {
     my $fr = frame(v => 1, id => sprintf('%032x', 0xabc0 + $i),
         t => int(time * 1000), path => '/api/torn', result => 'ok',
@@ -133,10 +140,11 @@ my $ids;
 Apiauth::Test::wait_for('the torn spool to be replayed', 15, sub {
     ($ids) = record_ids($t, '/api/torn');
     keys %$ids == 3 && !-e $file });
-is(scalar keys %$ids, 3, 'a torn spool: its three whole records replayed');
+is(scalar keys %$ids, 3, 'a spool with a frame that is no record and a torn '
+    . 'end: its three whole records replayed');
 ok(!-e $file, 'and the file removed');
-is(status()->{records_dropped}, $dropped + 1, 'the torn one counted lost');
-like($t->read_file('error.log'), qr/1 call records torn or damaged in the spool/,
+is(status()->{records_dropped}, $dropped + 2, 'the two others counted lost');
+like($t->read_file('error.log'), qr/2 call records torn or damaged in the spool/,
     'and logged');
 
 ###############################################################################
