@@ -438,6 +438,7 @@ void ngx_http_apiauth_pipeline_add(ngx_str_t *fields);
 
 /* ngx_http_apiauth_spool.c: records framed, and spooled while Redis is away */
 size_t ngx_http_apiauth_frame_size(ngx_str_t *fields, ngx_uint_t n);
+size_t ngx_http_apiauth_frame_len(u_char *p);
 u_char *ngx_http_apiauth_frame_write(u_char *p, ngx_str_t *fields,
     ngx_uint_t n);
 ngx_int_t ngx_http_apiauth_frame_next(u_char **pos, u_char *last,

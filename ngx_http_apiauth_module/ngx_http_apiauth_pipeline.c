@@ -502,7 +502,6 @@ static void
 ngx_http_apiauth_pipeline_take(ngx_http_apiauth_pipeline_t *pl)
 {
     u_char      *p, *q;
-    ngx_str_t    f[APIAUTH_CALL_NFIELDS];
     ngx_uint_t   n;
 
     if (pl->n <= pl->conf->batch) {
@@ -520,8 +519,7 @@ ngx_http_apiauth_pipeline_take(ngx_http_apiauth_pipeline_t *pl)
     p = pl->buf;
 
     for (n = 0; n < pl->conf->batch; n++) {
-        (void) ngx_http_apiauth_frame_next(&p, pl->last, f,
-                                           APIAUTH_CALL_NFIELDS);
+        p += ngx_http_apiauth_frame_len(p);
     }
 
     q = ngx_cpymem(pl->fly, pl->buf, p - pl->buf);

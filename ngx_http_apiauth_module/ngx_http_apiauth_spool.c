@@ -124,6 +124,19 @@ ngx_http_apiauth_frame_write(u_char *p, ngx_str_t *fields, ngx_uint_t n)
 }
 
 
+/* the size of a frame made in memory, which needs no checking */
+
+size_t
+ngx_http_apiauth_frame_len(u_char *p)
+{
+    uint32_t  len;
+
+    ngx_memcpy(&len, p + sizeof(uint32_t), sizeof(uint32_t));
+
+    return NGX_HTTP_APIAUTH_FRAME_HEAD + len;
+}
+
+
 /*
  * NGX_OK: a whole, sound frame of *size bytes at p; NGX_AGAIN: the bytes
  * end before it does; NGX_ERROR: not a frame
@@ -274,7 +287,7 @@ ngx_http_apiauth_spool_write(u_char *p, u_char *last)
     size_t                     size, len;
     ssize_t                    n;
     u_char                    *q;
-    uint32_t                   head[3];
+    uint32_t                   crc;
     ngx_uint_t                 frames;
     ngx_http_apiauth_spool_t  *sp = &ngx_http_apiauth_spool;
 
@@ -290,15 +303,15 @@ ngx_http_apiauth_spool_write(u_char *p, u_char *last)
     /* frames made in memory, checksummed as they go to the disk */
 
     for (q = p; q < last; q += size) {
-        ngx_memcpy(head, q, sizeof(head));
-        size = NGX_HTTP_APIAUTH_FRAME_HEAD + head[1];
+        size = ngx_http_apiauth_frame_len(q);
 
         if (sp->wsize + (off_t) (len + size) > sp->max) {
             break;
         }
 
-        head[2] = ngx_crc32_long(q + NGX_HTTP_APIAUTH_FRAME_HEAD, head[1]);
-        ngx_memcpy(q, head, sizeof(head));
+        crc = ngx_crc32_long(q + NGX_HTTP_APIAUTH_FRAME_HEAD,
+                             size - NGX_HTTP_APIAUTH_FRAME_HEAD);
+        ngx_memcpy(q + 2 * sizeof(uint32_t), &crc, sizeof(uint32_t));
 
         len += size;
         frames++;

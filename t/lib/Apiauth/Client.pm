@@ -639,13 +639,7 @@ sub all_recorded {
         sleep 0.2;
     }
     is(scalar(keys %$served), $o{n}, "$name: $o{n} requests served");
-    my @missing = grep { !$ids->{$_} } keys %$served;
-    my @extra = grep { !$served->{$_} } keys %$ids;
-    is(scalar @missing, 0, "$name: every one in the stream")
-        or diag("missing: @missing[0 .. ($#missing > 4 ? 4 : $#missing)]");
-    is(scalar @extra, 0, "$name: and nothing else");
-    is(scalar(grep { $_ > 1 } values %$ids), 0, "$name: each once")
-        if $o{once};
+    same_ids($ids, $served, "$name: every one in the stream", $o{once});
     is_deeply([spool_files($o{spool})], [], "$name: the spools are empty");
     return ($entries, $served);
 }
@@ -663,14 +657,23 @@ sub all_archived {
         for grep { index($_->{path}, $prefix) == 0 }
             @{ $r->{json}{records} || [] };
     my $served = served_ids($t, $prefix);
-    my @missing = grep { !$rows{$_} } keys %$served;
-    my @extra = grep { !$served->{$_} } keys %rows;
     is(scalar(keys %rows), scalar(keys %$served), sprintf
         '%s: %d requests served, %d archived', $name, scalar(keys %$served),
         scalar(keys %rows));
-    is(scalar @missing, 0, "$name: every one archived");
-    is(scalar @extra, 0, "$name: nothing else");
-    is(scalar(grep { $_ > 1 } values %rows), 0, "$name: each once");
+    same_ids(\%rows, $served, "$name: every one archived", 1);
+}
+
+# the request ids of $got (id => times) are those of $want, none missing,
+# none more; with $once, each once
+sub same_ids {
+    my ($got, $want, $name, $once) = @_;
+    my @missing = grep { !$got->{$_} } keys %$want;
+    my @extra = grep { !$want->{$_} } keys %$got;
+    is(scalar @missing, 0, $name)
+        or diag("missing: @missing[0 .. ($#missing > 4 ? 4 : $#missing)]");
+    is(scalar @extra, 0, "$name, and nothing else");
+    is(scalar(grep { $_ > 1 } values %$got), 0, "$name, each once")
+        if $once;
 }
 
 ###############################################################################
