@@ -173,5 +173,41 @@ is(keys(%$ids) + $lost, 16000, 'the records in the stream and those '
 like($t->read_file('error.log'), qr/call records dropped: the spool is full/,
     'the drops logged');
 
+###############################################################################
+# stream= and maxlen=: records go to that stream, trimmed; spool=off: while
+# Redis is away every record is dropped, and counted
+
+$t->stop_nginx;
+# quoted: nginx reads a bare "{" as a block
+conf('"stream={apiauth}:calls" maxlen=100 spool=off');
+$t->start_nginx;
+$t->redis('DEL', '{apiauth}:calls');
+my $len0 = $t->redis('XLEN', '{apiauth}:records');
+for my $i (1 .. 300) {
+    send_plain($t, target => "/api/trim$i", headers => [token_headers($key)]);
+}
+Apiauth::Test::wait_for('the records', 10, sub {
+    status()->{records_buffered} == 0 });
+my $calls = $t->redis('XLEN', '{apiauth}:calls');
+ok($calls >= 100 && $calls < 300, "stream= and maxlen=100: $calls of 300 "
+    . 'records kept in {apiauth}:calls');
+is($t->redis('XLEN', '{apiauth}:records'), $len0,
+    'none in {apiauth}:records');
+$dropped = status()->{records_dropped};
+$t->stop_redis;
+$t->redis_close;
+for my $i (1 .. 50) {
+    send_plain($t, target => "/api/off$i", headers => [token_headers($key)]);
+}
+Apiauth::Test::wait_for('the drops', 10, sub {
+    status()->{records_dropped} - $dropped == 50 });
+is(status()->{records_dropped} - $dropped, 50,
+    'spool=off, Redis away: 50 records dropped, each counted');
+is_deeply([spool_files($spool)], [], 'and nothing spooled');
+like($t->read_file('error.log'),
+    qr/call records dropped: Redis did not take them and the spool is off/,
+    'the drops logged');
+$t->start_redis(args => ['--appendonly', 'yes']);
+
 $t->finish;
 done_testing();
