@@ -36,7 +36,8 @@ SHARED_SRCS := $(MOD)/apiauth_crypto.c $(MOD)/apiauth_hash.c \
                $(MOD)/apiauth_secret.c \
                $(MOD)/apiauth_key.c \
                $(MOD)/apiauth_ip.c $(MOD)/apiauth_scope.c \
-               $(MOD)/apiauth_sign.c $(MOD)/apiauth_store.c
+               $(MOD)/apiauth_sign.c $(MOD)/apiauth_policy.c \
+               $(MOD)/apiauth_store.c
 SHARED_HDRS := $(SHARED_SRCS:.c=.h)
 
 CC         ?= cc

@@ -47,6 +47,8 @@ static const struct {
     apiauth_record_field(expires),
     apiauth_record_field(created),
     apiauth_record_field(updated),
+    apiauth_record_field(policy),
+    apiauth_record_field(limits),
     { NULL, 0, 0 }
 };
 
@@ -143,6 +145,20 @@ apiauth_record_parse(apiauth_record_t *rec, const apiauth_text_t *fv,
     if (rec->name.len > APIAUTH_KEY_NAME_MAX) {
         *why = "its name is longer than 128 bytes";
         return -1;
+    }
+
+    /* limits that cannot be read must not mean "no limits" */
+
+    if (rec->limits.data) {
+        if (apiauth_policy_parse(&rec->rules, (const char *) rec->limits.data,
+                                 rec->limits.len)
+            != 0)
+        {
+            *why = "its limits are not a policy's";
+            return -1;
+        }
+
+        rec->limited = 1;
     }
 
     *why = NULL;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "apiauth_ip.h"
+#include "apiauth_policy.h"
 
 
 /* every name carries the one hash tag: one slot on Redis Cluster */
@@ -25,6 +26,18 @@
 #define APIAUTH_STORE_IFS          "{apiauth}:interfaces"
 #define APIAUTH_STORE_IF_PREFIX    "{apiauth}:interface:"
 #define APIAUTH_STORE_CHANGES      "{apiauth}:changes"
+
+/*
+ * policies (docs/policies.md): the index of their names, each policy's
+ * hash, the set of accessKeys that use it, and each key's usage: its
+ * rate's theoretical arrival time (a string, unix microseconds) and its
+ * quota's period (a hash: start, end in unix ms, used)
+ */
+#define APIAUTH_STORE_POLICIES          "{apiauth}:policies"
+#define APIAUTH_STORE_POLICY_PREFIX     "{apiauth}:policy:"
+#define APIAUTH_STORE_POLICY_KEYS_PREFIX "{apiauth}:policy-keys:"
+#define APIAUTH_STORE_RATE_PREFIX       "{apiauth}:rate:"
+#define APIAUTH_STORE_QUOTA_PREFIX      "{apiauth}:quota:"
 
 /*
  * the store's layout: 2 adds the change stream {apiauth}:changes, an
@@ -89,6 +102,8 @@ typedef struct {
     apiauth_text_t        expires;
     apiauth_text_t        created;
     apiauth_text_t        updated;
+    apiauth_text_t        policy;
+    apiauth_text_t        limits;       /* the policy's, apiauth_policy.h */
 
     int                   enabled;
 
@@ -101,6 +116,9 @@ typedef struct {
     int                   expires_malformed;
 
     size_t                nips;         /* entries parsed into ips[] */
+
+    int                   limited;      /* limits read into rules */
+    apiauth_policy_t      rules;
 } apiauth_record_t;
 
 

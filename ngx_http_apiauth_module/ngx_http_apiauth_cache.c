@@ -48,6 +48,7 @@ struct ngx_http_apiauth_cache_node_s {
     uint32_t                        generation;
     u_char                          negative;
     u_char                          enabled;
+    u_char                          limited;       /* limits after ips */
     u_char                          ak_len;
     u_short                         name_len;
     u_short                         nips;
@@ -339,6 +340,14 @@ ngx_http_apiauth_cache_copy(ngx_http_apiauth_cache_node_t *cn,
     key->enabled = cn->enabled;
     ngx_memcpy(key->secret, cn->secret, sizeof(key->secret));
     key->hmac = cn->hmac;
+    key->limited = cn->limited;
+
+    /* unaligned in the node: copied bytewise */
+
+    if (cn->limited) {
+        ngx_memcpy(&key->limits, cn->data + cn->ak_len + size,
+                   sizeof(ngx_http_apiauth_limits_t));
+    }
 
     return NGX_OK;
 }
@@ -475,6 +484,10 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
     if (key) {
         size += key->name.len + key->apps.len + key->interfaces.len
                 + key->nips * sizeof(apiauth_ip_entry_t);
+
+        if (key->limited) {
+            size += sizeof(ngx_http_apiauth_limits_t);
+        }
     }
 
     ngx_shmtx_lock(&cache->shpool->mutex);
@@ -581,7 +594,13 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
         p = ngx_cpymem(p, key->name.data, key->name.len);
         p = ngx_cpymem(p, key->apps.data, key->apps.len);
         p = ngx_cpymem(p, key->interfaces.data, key->interfaces.len);
-        ngx_memcpy(p, key->ips, key->nips * sizeof(apiauth_ip_entry_t));
+        p = ngx_cpymem(p, key->ips, key->nips * sizeof(apiauth_ip_entry_t));
+
+        cn->limited = (u_char) key->limited;
+
+        if (key->limited) {
+            ngx_memcpy(p, &key->limits, sizeof(ngx_http_apiauth_limits_t));
+        }
 
         ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
     }

@@ -22,7 +22,7 @@
 
 
 /* the longest body: its fixed parts, the longest words, a request id */
-#define NGX_HTTP_APIAUTH_BODY_MAX  160
+#define NGX_HTTP_APIAUTH_BODY_MAX  192
 
 
 static ngx_int_t ngx_http_apiauth_header_filter(ngx_http_request_t *r);
@@ -139,6 +139,10 @@ ngx_http_apiauth_body(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
         ngx_str_set(&error, "forbidden");
         break;
 
+    case NGX_HTTP_TOO_MANY_REQUESTS:
+        ngx_str_set(&error, "too_many_requests");
+        break;
+
     default:
         ngx_str_set(&error, "service_unavailable");
     }
@@ -162,6 +166,18 @@ ngx_http_apiauth_header_filter(ngx_http_request_t *r)
 {
     u_char                   buf[NGX_HTTP_APIAUTH_BODY_MAX];
     ngx_http_apiauth_ctx_t  *ctx;
+
+    /* the limits' headers, on whatever answers the request, once */
+
+    if (r == r->main) {
+        ctx = ngx_http_apiauth_get_ctx(r);
+
+        if (ctx && ctx->limits_state == NGX_HTTP_APIAUTH_LIMITS_DONE
+            && ngx_http_apiauth_limits_headers(r, ctx) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
 
     ctx = ngx_http_apiauth_refusal(r);
 

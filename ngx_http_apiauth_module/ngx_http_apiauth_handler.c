@@ -375,6 +375,22 @@ ngx_http_apiauth_decide(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
             if (ctx->reason == NGX_HTTP_APIAUTH_OK) {
                 ctx->reason = ngx_http_apiauth_replay(r, ctx, alcf);
             }
+
+            /* the limits last: a refused request spends nothing */
+
+            if (ctx->reason == NGX_HTTP_APIAUTH_OK && ctx->key.limited) {
+                rc = ngx_http_apiauth_limits_check(r, ctx, alcf,
+                                                   &ctx->reason);
+
+                if (rc == NGX_AGAIN) {
+                    ctx->reason = NGX_HTTP_APIAUTH_NONE;
+                    return ngx_http_apiauth_park(r);
+                }
+
+                if (rc != NGX_OK) {
+                    return NGX_HTTP_INTERNAL_SERVER_ERROR;
+                }
+            }
         }
 
         /* a proven credential is real: refused or not, it stays here */
@@ -725,7 +741,10 @@ ngx_http_apiauth_resume(ngx_http_request_t *r)
 
     /* the connection became writable while the lookup is still out */
 
-    if (ctx && ctx->state == NGX_HTTP_APIAUTH_STATE_WAITING) {
+    if (ctx
+        && (ctx->state == NGX_HTTP_APIAUTH_STATE_WAITING
+            || ctx->limits_state == NGX_HTTP_APIAUTH_LIMITS_WAITING))
+    {
         return;
     }
 

@@ -158,6 +158,15 @@ ngx_http_apiauth_lookup(ngx_str_t *ak, ngx_http_apiauth_waiter_t *w)
 }
 
 
+ngx_int_t
+ngx_http_apiauth_lookup_send(ngx_http_apiauth_redis_cmd_t *cmd, int argc,
+    const char **argv, const size_t *argvlen)
+{
+    return ngx_http_apiauth_redis_send(ngx_http_apiauth_lookup_link, cmd,
+                                       argc, argv, argvlen);
+}
+
+
 void
 ngx_http_apiauth_lookup_cancel(ngx_http_apiauth_waiter_t *w)
 {
@@ -310,6 +319,13 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
     /* at or before 1970, or no time: 1, in the past, so expired */
     key->expires = (rec.expires_at < 0) ? 1 : (time_t) rec.expires_at;
     key->bad_expires = rec.expires_malformed;
+
+    if (rec.limited) {
+        key->limited = 1;
+        key->limits.policy = rec.rules;
+        key->limits.version = ngx_crc32_short((u_char *) rec.limits.data,
+                                              rec.limits.len);
+    }
 
     amcf = ngx_http_apiauth_lookup_conf;
 

@@ -19,6 +19,8 @@
 #define NGX_HTTP_APIAUTH_CACHE_TTL       300000
 #define NGX_HTTP_APIAUTH_NONCE_SIZE      (64 * 1024 * 1024)
 #define NGX_HTTP_APIAUTH_NONCE_SHARE     25         /* percent */
+#define NGX_HTTP_APIAUTH_LIMITS_SIZE     (4 * 1024 * 1024)
+#define NGX_HTTP_APIAUTH_NODES_MAX       1000
 
 
 /* NGX_OK: taken; NGX_DECLINED: not a parameter of this directive */
@@ -57,6 +59,10 @@ static char *ngx_http_apiauth_nonce_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_apiauth_nonce_param(ngx_conf_t *cf,
     ngx_str_t *value, void *data);
+static char *ngx_http_apiauth_limits_zone(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_apiauth_limits_param(ngx_conf_t *cf,
+    ngx_str_t *value, void *data);
 static char *ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_apiauth_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -82,6 +88,22 @@ static ngx_conf_enum_t  ngx_http_apiauth_body_hashes[] = {
 
 
 /* the levels of limit_req_log_level */
+static ngx_conf_enum_t  ngx_http_apiauth_store_errors[] = {
+    { ngx_string("local"), NGX_HTTP_APIAUTH_STORE_ERROR_LOCAL },
+    { ngx_string("open"), NGX_HTTP_APIAUTH_STORE_ERROR_OPEN },
+    { ngx_string("closed"), NGX_HTTP_APIAUTH_STORE_ERROR_CLOSED },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_apiauth_header_styles[] = {
+    { ngx_string("off"), NGX_HTTP_APIAUTH_HEADERS_OFF },
+    { ngx_string("legacy"), NGX_HTTP_APIAUTH_HEADERS_LEGACY },
+    { ngx_string("draft"), NGX_HTTP_APIAUTH_HEADERS_DRAFT },
+    { ngx_null_string, 0 }
+};
+
+
 static ngx_conf_enum_t  ngx_http_apiauth_log_levels[] = {
     { ngx_string("info"), NGX_LOG_INFO },
     { ngx_string("notice"), NGX_LOG_NOTICE },
@@ -120,6 +142,27 @@ static ngx_command_t  ngx_http_apiauth_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("apiauth_limits"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_apiauth_limits_zone,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apiauth_limits_store_error"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, store_error),
+      &ngx_http_apiauth_store_errors },
+
+    { ngx_string("apiauth_ratelimit_headers"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, ratelimit_headers),
+      &ngx_http_apiauth_header_styles },
 
     { ngx_string("apiauth"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -269,6 +312,10 @@ ngx_http_apiauth_reason_t  ngx_http_apiauth_reasons[] = {
                             NGX_HTTP_UNAUTHORIZED, "denied"),
     ngx_http_apiauth_reason("unsigned_body", "unsigned_body",
                             NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("rate_limited", "rate_limited",
+                            NGX_HTTP_TOO_MANY_REQUESTS, "denied"),
+    ngx_http_apiauth_reason("quota_exceeded", "quota_exceeded",
+                            NGX_HTTP_TOO_MANY_REQUESTS, "denied"),
     ngx_http_apiauth_reason("unfinished", "unfinished", 0, "error")
 };
 
@@ -454,6 +501,7 @@ ngx_http_apiauth_create_main_conf(ngx_conf_t *cf)
     amcf->connect_timeout = NGX_CONF_UNSET_MSEC;
     amcf->timeout = NGX_CONF_UNSET_MSEC;
     amcf->request_id_index = NGX_ERROR;
+    amcf->limits_nodes = NGX_CONF_UNSET_UINT;
 
     ngx_http_apiauth_pipeline_conf_init(&amcf->records);
 
@@ -485,6 +533,8 @@ ngx_http_apiauth_create_loc_conf(ngx_conf_t *cf)
     conf->log_level = NGX_CONF_UNSET_UINT;
     conf->body_hash = NGX_CONF_UNSET_UINT;
     conf->records = NGX_CONF_UNSET;
+    conf->store_error = NGX_CONF_UNSET_UINT;
+    conf->ratelimit_headers = NGX_CONF_UNSET_UINT;
 
     return conf;
 }
@@ -506,6 +556,11 @@ ngx_http_apiauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->body_hash, prev->body_hash,
                               NGX_HTTP_APIAUTH_BODY_VERIFY);
     ngx_conf_merge_value(conf->records, prev->records, 0);
+    ngx_conf_merge_uint_value(conf->store_error, prev->store_error,
+                              NGX_HTTP_APIAUTH_STORE_ERROR_LOCAL);
+    ngx_conf_merge_uint_value(conf->ratelimit_headers,
+                              prev->ratelimit_headers,
+                              NGX_HTTP_APIAUTH_HEADERS_OFF);
 
     if (conf->app == NULL) {
         conf->app = prev->app;
@@ -1083,6 +1138,63 @@ ngx_http_apiauth_nonce_param(ngx_conf_t *cf, ngx_str_t *value, void *data)
 }
 
 
+/* apiauth_limits zone=NAME:SIZE [nodes=N] */
+
+static char *
+ngx_http_apiauth_limits_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apiauth_main_conf_t *amcf = conf;
+
+    ssize_t    size;
+    ngx_str_t  name;
+
+    if (amcf->limits_zone) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_apiauth_zone_args(cf, cmd, &name, &size,
+                                   ngx_http_apiauth_limits_param,
+                                   &amcf->limits_nodes)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->limits_zone = ngx_http_apiauth_limits_add(cf, &name, size);
+
+    return amcf->limits_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+/* nodes=N: how many nginx nodes share a limit when Redis is away */
+
+static ngx_int_t
+ngx_http_apiauth_limits_param(ngx_conf_t *cf, ngx_str_t *value, void *data)
+{
+    ngx_uint_t *nodes = data;
+
+    ngx_int_t  n;
+
+    if (ngx_strncmp(value->data, "nodes=", 6) != 0) {
+        return NGX_DECLINED;
+    }
+
+    n = ngx_atoi(value->data + 6, value->len - 6);
+
+    if (n == NGX_ERROR || n < 1 || n > NGX_HTTP_APIAUTH_NODES_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\": use a number of "
+                           "nodes from 1 to %d", value,
+                           NGX_HTTP_APIAUTH_NODES_MAX);
+        return NGX_ERROR;
+    }
+
+    *nodes = (ngx_uint_t) n;
+
+    return NGX_OK;
+}
+
+
 /*
  * after the http block is read: the defaults, and what apiauth needs
  * wherever it is used
@@ -1097,6 +1209,7 @@ ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf)
 
     ngx_conf_init_msec_value(amcf->connect_timeout, 1000);
     ngx_conf_init_msec_value(amcf->timeout, 1000);
+    ngx_conf_init_uint_value(amcf->limits_nodes, 1);
 
     /* where apiauth is used nowhere, nginx runs as if without the module */
 
@@ -1134,6 +1247,15 @@ ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf)
         != NGX_CONF_OK)
     {
         return NGX_CONF_ERROR;
+    }
+
+    if (amcf->limits_zone == NULL) {
+        ngx_str_set(&name, "apiauth_limits");
+        amcf->limits_zone = ngx_http_apiauth_limits_add(cf, &name,
+                                                  NGX_HTTP_APIAUTH_LIMITS_SIZE);
+        if (amcf->limits_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (amcf->nonce_zone == NULL) {
@@ -1229,6 +1351,7 @@ ngx_http_apiauth_init_process(ngx_cycle_t *cycle)
 
     if (ngx_http_apiauth_credentials_init(cycle) != NGX_OK
         || ngx_http_apiauth_lookup_init(cycle, amcf) != NGX_OK
+        || ngx_http_apiauth_lease_init(cycle, amcf) != NGX_OK
         || ngx_http_apiauth_records_init(cycle, amcf) != NGX_OK)
     {
         return NGX_ERROR;
@@ -1243,5 +1366,6 @@ ngx_http_apiauth_exit_process(ngx_cycle_t *cycle)
 {
     ngx_http_apiauth_records_exit();
     ngx_http_apiauth_feed_exit();
+    ngx_http_apiauth_lease_exit();
     ngx_http_apiauth_lookup_exit();
 }

@@ -52,9 +52,11 @@
 #define NGX_HTTP_APIAUTH_STORE_UNAVAILABLE      13
 #define NGX_HTTP_APIAUTH_BODY_HASH_MISMATCH     14
 #define NGX_HTTP_APIAUTH_UNSIGNED_BODY          15
+#define NGX_HTTP_APIAUTH_RATE_LIMITED           16
+#define NGX_HTTP_APIAUTH_QUOTA_EXCEEDED         17
 /* call records only: the request ended before a verdict */
-#define NGX_HTTP_APIAUTH_UNFINISHED             16
-#define NGX_HTTP_APIAUTH_REASONS                17
+#define NGX_HTTP_APIAUTH_UNFINISHED             18
+#define NGX_HTTP_APIAUTH_REASONS                19
 
 
 /* Redis links, by kind */
@@ -74,9 +76,11 @@
 #define NGX_HTTP_APIAUTH_STAT_RECORDS_SPOOLED   6
 #define NGX_HTTP_APIAUTH_STAT_RECORDS_REPLAYED  7
 #define NGX_HTTP_APIAUTH_STAT_RECORDS_DROPPED   8
-#define NGX_HTTP_APIAUTH_STAT_LINK_UP           9     /* gauges, by kind */
-#define NGX_HTTP_APIAUTH_STAT_RECONNECTS        (9 + NGX_HTTP_APIAUTH_LINKS)
-#define NGX_HTTP_APIAUTH_STAT_N                 (9 + 2 * NGX_HTTP_APIAUTH_LINKS)
+#define NGX_HTTP_APIAUTH_STAT_LEASES            9
+#define NGX_HTTP_APIAUTH_STAT_DRY_RUN           10
+#define NGX_HTTP_APIAUTH_STAT_LINK_UP           11    /* gauges, by kind */
+#define NGX_HTTP_APIAUTH_STAT_RECONNECTS        (11 + NGX_HTTP_APIAUTH_LINKS)
+#define NGX_HTTP_APIAUTH_STAT_N                 (11 + 2 * NGX_HTTP_APIAUTH_LINKS)
 
 
 /* call records: a field is cut to this length, so a frame is bounded */
@@ -92,6 +96,30 @@
 #define NGX_HTTP_APIAUTH_BODY_OFF        0
 #define NGX_HTTP_APIAUTH_BODY_VERIFY     1
 #define NGX_HTTP_APIAUTH_BODY_REQUIRE    2
+
+
+/* apiauth_limits_store_error */
+#define NGX_HTTP_APIAUTH_STORE_ERROR_LOCAL   0
+#define NGX_HTTP_APIAUTH_STORE_ERROR_OPEN    1
+#define NGX_HTTP_APIAUTH_STORE_ERROR_CLOSED  2
+
+/* apiauth_ratelimit_headers */
+#define NGX_HTTP_APIAUTH_HEADERS_OFF     0
+#define NGX_HTTP_APIAUTH_HEADERS_LEGACY  1
+#define NGX_HTTP_APIAUTH_HEADERS_DRAFT   2
+
+/* what a key's limits say of a request (ngx_http_apiauth_limits.c) */
+#define NGX_HTTP_APIAUTH_LIMITS_SPENT        0
+#define NGX_HTTP_APIAUTH_LIMITS_REFUSED      1
+#define NGX_HTTP_APIAUTH_LIMITS_WAIT         2
+#define NGX_HTTP_APIAUTH_LIMITS_UNAVAILABLE  3
+#define NGX_HTTP_APIAUTH_LIMITS_NOMEM        4
+
+/* where the request is with its key's limits */
+#define NGX_HTTP_APIAUTH_LIMITS_NEW      0
+#define NGX_HTTP_APIAUTH_LIMITS_WAITING  1
+#define NGX_HTTP_APIAUTH_LIMITS_ANSWERED 2
+#define NGX_HTTP_APIAUTH_LIMITS_DONE     3
 
 
 /* the request's progress through the handler; it survives re-entry */
@@ -116,6 +144,54 @@ typedef struct {
 } ngx_http_apiauth_reason_t;
 
 
+/* a key's policy, as its record holds it (apiauth_policy.h) */
+typedef struct {
+    apiauth_policy_t            policy;
+    uint32_t                    version;        /* crc32 of its text */
+} ngx_http_apiauth_limits_t;
+
+
+/*
+ * a lease to ask Redis for (want tokens), tokens to give back (of the
+ * quota period window), a debt to pay (quota spent while Redis was away,
+ * in period debt_window), all in one script call
+ */
+typedef struct {
+    int64_t                     want;
+    int64_t                     tokens;
+    int64_t                     window;
+    int64_t                     debt;
+    int64_t                     debt_window;
+    ngx_http_apiauth_limits_t   limits;
+    u_char                      len;
+    u_char                      ak[APIAUTH_ACCESS_KEY_MAX];
+} ngx_http_apiauth_lease_t;
+
+
+/* Redis's answer: granted tokens, else blocked by which limit, how long */
+typedef struct {
+    int64_t                     granted;
+    ngx_uint_t                  blocked;        /* a reason, or 0 */
+    int64_t                     wait;           /* ms */
+    int64_t                     used;           /* of the quota */
+    int64_t                     start;          /* its period, unix ms */
+    int64_t                     end;
+} ngx_http_apiauth_grant_t;
+
+
+/* one request's spending: its verdict's details, and what to send */
+typedef struct {
+    ngx_uint_t                  reason;         /* when refused */
+    int64_t                     retry_at;       /* unix ms */
+    ngx_uint_t                  away;           /* Redis away: judged here */
+    int64_t                     now;
+    int64_t                     tokens;         /* left here */
+    int64_t                     used;           /* of the quota, in Redis */
+    int64_t                     window_end;
+    ngx_http_apiauth_lease_t    lease;
+} ngx_http_apiauth_spend_t;
+
+
 /* a key as a request sees it: copied out of shared memory or a reply */
 typedef struct {
     ngx_str_t                   name;
@@ -127,6 +203,8 @@ typedef struct {
     time_t                      expires;
     ngx_uint_t                  enabled;
     ngx_uint_t                  bad_expires;    /* to be logged */
+    ngx_uint_t                  limited;        /* limits hold its policy */
+    ngx_http_apiauth_limits_t   limits;
     /* the secret's bytes (tokens), and its HMAC key prepared (signatures) */
     u_char                      secret[APIAUTH_SECRET_LEN / 2];
     apiauth_hmac_key_t          hmac;
@@ -168,6 +246,8 @@ typedef struct {
     ngx_shm_zone_t             *cache_zone;
     ngx_shm_zone_t             *nonce_zone;
     ngx_shm_zone_t             *status_zone;
+    ngx_shm_zone_t             *limits_zone;
+    ngx_uint_t                  limits_nodes;   /* the local share: 1/n */
 
     ngx_http_apiauth_records_conf_t  records;
 
@@ -195,6 +275,8 @@ typedef struct {
     ngx_uint_t                  log_level;      /* of refusals */
     ngx_uint_t                  body_hash;
     ngx_flag_t                  records;
+    ngx_uint_t                  store_error;    /* of the limits */
+    ngx_uint_t                  ratelimit_headers;
 } ngx_http_apiauth_loc_conf_t;
 
 
@@ -272,6 +354,13 @@ typedef struct {
     ngx_uint_t                  body_state;
     ngx_http_apiauth_loc_conf_t *body_loc;      /* the body read for */
 
+    /* the key's limits: judged once a request, whatever redirects */
+    ngx_uint_t                  limits_state;
+    ngx_uint_t                  limits_tries;
+    ngx_uint_t                  limits_reason;
+    int64_t                     retry_at;       /* refused: unix ms */
+    ngx_http_apiauth_spend_t   *spend;          /* for the headers */
+
     /* the location that judged last, for the call record */
     ngx_http_apiauth_loc_conf_t *record_loc;
     ngx_str_t                   record_app;
@@ -284,6 +373,8 @@ typedef struct {
     unsigned                    stale:1;        /* key judged from cache */
     unsigned                    nonce_hashed:1;
     unsigned                    nonce_remembered:1;
+    unsigned                    limits_headers:2;   /* their style */
+    unsigned                    limits_sent:1;
 } ngx_http_apiauth_ctx_t;
 
 
@@ -368,6 +459,33 @@ ngx_int_t ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
     ngx_http_apiauth_nonce_id_t *id, time_t date, time_t skew, ngx_str_t *ak,
     ngx_log_t *log);
 
+/* ngx_http_apiauth_limits.c: policies' limits, spent from leases */
+ngx_shm_zone_t *ngx_http_apiauth_limits_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size);
+int64_t ngx_http_apiauth_limits_now(void);
+/* NGX_OK (*reason set), NGX_AGAIN (waits for a lease), NGX_ERROR */
+ngx_int_t ngx_http_apiauth_limits_check(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf,
+    ngx_uint_t *reason);
+ngx_int_t ngx_http_apiauth_limits_headers(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx);
+ngx_uint_t ngx_http_apiauth_limits_spend(ngx_shm_zone_t *zone, ngx_str_t *ak,
+    ngx_http_apiauth_limits_t *limits, ngx_uint_t mode, ngx_uint_t nodes,
+    ngx_http_apiauth_spend_t *sp);
+void ngx_http_apiauth_limits_granted(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_lease_t *lease, ngx_http_apiauth_grant_t *g,
+    ngx_http_apiauth_lease_t *back);
+ngx_uint_t ngx_http_apiauth_limits_sweep(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_lease_t *back, ngx_uint_t n);
+
+/* ngx_http_apiauth_lease.c: leases from Redis */
+ngx_int_t ngx_http_apiauth_lease_init(ngx_cycle_t *cycle,
+    ngx_http_apiauth_main_conf_t *amcf);
+void ngx_http_apiauth_lease_exit(void);
+/* NGX_AGAIN: w waits; NGX_OK: sent; NGX_DECLINED: Redis cannot be asked */
+ngx_int_t ngx_http_apiauth_lease_ask(ngx_http_apiauth_lease_t *lease,
+    ngx_http_apiauth_waiter_t *w);
+
 /* ngx_http_apiauth_lookup.c */
 ngx_int_t ngx_http_apiauth_lookup_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_main_conf_t *amcf);
@@ -410,6 +528,10 @@ void ngx_http_apiauth_redis_reset(ngx_http_apiauth_redis_link_t *link,
 ngx_int_t ngx_http_apiauth_redis_send_formatted(
     ngx_http_apiauth_redis_link_t *link, ngx_http_apiauth_redis_cmd_t *cmd,
     u_char *buf, size_t len);
+
+/* another command on the lookups' link (a lease) */
+ngx_int_t ngx_http_apiauth_lookup_send(ngx_http_apiauth_redis_cmd_t *cmd,
+    int argc, const char **argv, const size_t *argvlen);
 
 /* ngx_http_apiauth_feed.c: the change feed */
 ngx_int_t ngx_http_apiauth_feed_init(ngx_cycle_t *cycle,

@@ -69,6 +69,10 @@ static ngx_http_apiauth_metric_t  ngx_http_apiauth_metrics[] = {
       NGX_HTTP_APIAUTH_STAT_RECORDS_REPLAYED, 0 },
     { "records_dropped", "Call records lost: the spool full or off, or torn.",
       NGX_HTTP_APIAUTH_STAT_RECORDS_DROPPED, 0 },
+    { "leases", "Lease scripts sent to Redis: tokens asked for, given back, "
+      "debts paid.", NGX_HTTP_APIAUTH_STAT_LEASES, 0 },
+    { "dry_run_refusals", "Requests a policy in dry run would have refused.",
+      NGX_HTTP_APIAUTH_STAT_DRY_RUN, 0 },
     { NULL, NULL, 0, 0 }
 };
 

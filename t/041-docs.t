@@ -53,7 +53,8 @@ my ($reasons) = $module =~ /ngx_http_apiauth_reasons\[\] = \{(.*?)\};/s
     or die "no reasons table\n";
 # 0: a code of records only, never sent
 my %status = (NGX_HTTP_UNAUTHORIZED => 401, NGX_HTTP_FORBIDDEN => 403,
-    NGX_HTTP_SERVICE_UNAVAILABLE => 503, 0 => '-');
+    NGX_HTTP_TOO_MANY_REQUESTS => 429, NGX_HTTP_SERVICE_UNAVAILABLE => 503,
+    0 => '-');
 my $n = 0;
 while ($reasons =~ /ngx_http_apiauth_reason\("(\w*)",\s*"\w*",\s*(\w+),/g) {
     my ($code, $st) = ($1, $2);

@@ -76,6 +76,8 @@ typedef struct {
     long long       expires;          /* 0: never; -1: not a valid time */
     char           *expires_text;     /* as stored, when not a valid time */
     const char     *refused;          /* why nginx refuses it, or NULL */
+    char           *policy;           /* NULL: none */
+    char           *limits;           /* the policy's, as the key holds them */
 } ctl_key_t;
 
 
@@ -204,6 +206,14 @@ typedef void (*ctl_interface_pt)(const ctl_interface_t *itf, void *data);
 int do_interface(int argc, char **argv);
 void ctl_interfaces_each(ctl_interface_pt handler, void *data);
 
+/* policy.c */
+int do_policy(int argc, char **argv);
+int ctl_key_policy(int argc, char **argv);
+int ctl_key_usage(int argc, char **argv);
+void ctl_policy_in_use(const char *detail) __attribute__((noreturn));
+void ctl_usage_json(const ctl_key_t *k);
+void ctl_usage_print(const ctl_key_t *k);
+
 /* config.c */
 int do_config(int argc, char **argv);
 long long ctl_config_get(const char *name, long long dflt);
@@ -320,6 +330,10 @@ extern const char  ctl_lua_key_rekey[];
 extern const char  ctl_lua_key_ip[];
 extern const char  ctl_lua_key_delete[];
 extern const char  ctl_lua_interface_add[];
+extern const char  ctl_lua_policy_create[];
+extern const char  ctl_lua_policy_update[];
+extern const char  ctl_lua_policy_delete[];
+extern const char  ctl_lua_key_policy[];
 extern const char  ctl_lua_interface_remove[];
 extern const char  ctl_lua_config_set[];
 extern const char  ctl_lua_upgrade[];

@@ -77,6 +77,8 @@ static const char  key_help[] =
     "  scope AK [--apps all|A,B,...] [--interfaces all|X,Y,...]\n"
     "  ip AK add ENTRY... | remove ENTRY... | clear | list\n"
     "  expire AK TIME|never\n"
+    "  policy AK NAME|none       (apiauth-ctl policy --help)\n"
+    "  usage AK\n"
     "\n"
     "AK: " APIAUTH_ACCESS_KEY_RULE ".\n"
     "APP, IF: " APIAUTH_PLAIN_NAME_RULE " (\"all\" means every one).\n"
@@ -183,6 +185,8 @@ static const ctl_cmd_t  key_cmds[] = {
     { "scope", key_scope },
     { "ip", key_ip },
     { "expire", key_expire },
+    { "policy", ctl_key_policy },
+    { "usage", ctl_key_usage },
     { NULL, NULL }
 };
 
@@ -674,12 +678,14 @@ key_show(int argc, char **argv)
     if (ctl.json) {
         json_begin_object();
         ctl_key_json_members(&k, reveal);
+        ctl_usage_json(&k);
         key_call_urls(&k);
         json_end_object();
         json_end();
 
     } else {
         ctl_key_print(&k, reveal);
+        ctl_usage_print(&k);
         key_call_urls(&k);
     }
 

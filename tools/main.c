@@ -30,6 +30,7 @@ static const char  ctl_help[] =
     "  upgrade     migrate the key store to this apiauth-ctl's schema\n"
     "  key         create, list, show and change keys\n"
     "  interface   the catalog of interfaces and their call URLs\n"
+    "  policy      rate limits and quotas that keys are given\n"
     "  config      show or set the key store's limits\n"
     "  records     archive nginx's call records in SQLite, report, tail\n"
     "  version     print the version\n"
@@ -123,6 +124,7 @@ static const ctl_cmd_t  ctl_objects[] = {
     { "upgrade", do_upgrade },
     { "key", do_key },
     { "interface", do_interface },
+    { "policy", do_policy },
     { "config", do_config },
     { "records", do_records },
     { "version", do_version },

@@ -112,6 +112,14 @@ ctl_key_from_reply(ctl_key_t *k, const char *ak, redisReply *r)
         k->updated = atoll((const char *) rec.updated.data);
     }
 
+    if (rec.policy.data) {
+        k->policy = record_text(&rec.policy, "");
+    }
+
+    if (rec.limits.data) {
+        k->limits = record_text(&rec.limits, "");
+    }
+
     /* only an absent field means never: what is there and no time expired */
 
     k->expires = rec.expires_at;
@@ -136,6 +144,8 @@ ctl_key_free(ctl_key_t *k)
     free(k->interfaces);
     free(k->ips);
     free(k->expires_text);
+    free(k->policy);
+    free(k->limits);
 }
 
 
@@ -232,6 +242,7 @@ ctl_key_json_members(const ctl_key_t *k, int reveal)
     json_key("ip_whitelist");
     ctl_list_json(k->ips, 0);
     json_str_field("nginx_refuses", k->refused);
+    json_str_field("policy", k->policy);
 }
 
 
@@ -289,6 +300,7 @@ ctl_key_print(const ctl_key_t *k, int reveal)
                                          strlen(k->interfaces))
                     ? "all" : k->interfaces);
     ctl_print_field("ip whitelist", k->ips[0] ? k->ips : "any address");
+    ctl_print_field("policy", k->policy ? k->policy : "none (no limits)");
 
     if (k->refused) {
         printf("nginx          refuses it (store_unavailable): %s\n",

@@ -44,7 +44,13 @@ const char  ctl_lua_bounds[] =
     "local APIAUTH_SCHEMA = " CTL_XSTR(APIAUTH_STORE_SCHEMA) "\n"
     "local APIAUTH_CHANGES = '" APIAUTH_STORE_CHANGES "'\n"
     "local APIAUTH_CHANGES_MAXLEN = "
-        CTL_XSTR(APIAUTH_STORE_CHANGES_MAXLEN) "\n";
+        CTL_XSTR(APIAUTH_STORE_CHANGES_MAXLEN) "\n"
+    "local APIAUTH_KEY_PREFIX = '" APIAUTH_STORE_KEY_PREFIX "'\n"
+    "local APIAUTH_POLICY_PREFIX = '" APIAUTH_STORE_POLICY_PREFIX "'\n"
+    "local APIAUTH_POLICY_KEYS_PREFIX = '"
+        APIAUTH_STORE_POLICY_KEYS_PREFIX "'\n"
+    "local APIAUTH_RATE_PREFIX = '" APIAUTH_STORE_RATE_PREFIX "'\n"
+    "local APIAUTH_QUOTA_PREFIX = '" APIAUTH_STORE_QUOTA_PREFIX "'\n";
 
 
 #define ctl_url_fail(url)                                                    \
@@ -522,6 +528,19 @@ ctl_script_fail(redisReply *r)
 
     if (strcmp(code, "NOENTRY") == 0) {
         ctl_fail(CTL_EXIT_USAGE, "\"%s\" is not in the whitelist", detail);
+    }
+
+    if (strcmp(code, "NOPOLICY") == 0) {
+        ctl_fail(CTL_EXIT_USAGE, "no policy named \"%s\"", detail);
+    }
+
+    if (strcmp(code, "POLEXISTS") == 0) {
+        ctl_fail(CTL_EXIT_USAGE, "a policy named \"%s\" exists already",
+                 detail);
+    }
+
+    if (strcmp(code, "INUSE") == 0) {
+        ctl_policy_in_use(detail);
     }
 
     if (strcmp(code, "NOIF") == 0) {

@@ -1,5 +1,6 @@
 -- KEYS: meta, index, source key, new key.  ARGV: id, now, source ak,
--- new ak, name, salt, status, expires ('' for never).  Returns the salt.
+-- new ak, name, salt, status, expires ('' for never).  The copy has the
+-- source's policy, and its own usage.  Returns the salt.
 local e = check_id()
 if e then return e end
 if redis.call('EXISTS', KEYS[3]) == 0 then
@@ -13,7 +14,7 @@ if redis.call('ZCARD', KEYS[2]) >= max then
   return redis.error_reply('MAXKEYS ' .. max)
 end
 local s = redis.call('HMGET', KEYS[3], 'description', 'apps', 'interfaces',
-                     'ips')
+                     'ips', 'policy', 'limits')
 if #split(s[4]) > APIAUTH_IPS_MAX then
   return redis.error_reply('MAXIPS ' .. APIAUTH_IPS_MAX .. ' module')
 end
@@ -23,6 +24,13 @@ local f = { 'name', ARGV[5], 'description', s[1] or '', 'salt', ARGV[6],
 if ARGV[8] ~= '' then
   f[#f + 1] = 'expires'
   f[#f + 1] = ARGV[8]
+end
+if s[5] and s[6] then
+  f[#f + 1] = 'policy'
+  f[#f + 1] = s[5]
+  f[#f + 1] = 'limits'
+  f[#f + 1] = s[6]
+  redis.call('SADD', APIAUTH_POLICY_KEYS_PREFIX .. s[5], ARGV[4])
 end
 redis.call('HSET', KEYS[4], unpack(f))
 redis.call('ZADD', KEYS[2], 0, ARGV[4])

@@ -369,7 +369,7 @@ sub feed_clients {
 # expectations
 
 my %ERROR = (401 => 'unauthorized', 403 => 'forbidden',
-    503 => 'service_unavailable');
+    429 => 'too_many_requests', 503 => 'service_unavailable');
 my %PUBLIC = (unknown_key => 'invalid_credentials',
     bad_signature => 'invalid_credentials',
     bad_secret => 'invalid_credentials');
@@ -377,7 +377,7 @@ our %STATUS = (missing_credentials => 401, malformed_credentials => 401,
     clock_skew => 401, unknown_key => 401, bad_signature => 401,
     bad_secret => 401, replayed_nonce => 401, expired_key => 401,
     disabled_key => 403, ip_not_allowed => 403, scope_denied => 403,
-    store_unavailable => 503);
+    rate_limited => 429, quota_exceeded => 429, store_unavailable => 503);
 
 # What a refusal looks like from outside, as one structure to compare.
 sub refusal {
