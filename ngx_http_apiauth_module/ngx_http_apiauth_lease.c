@@ -20,7 +20,10 @@
 #define NGX_HTTP_APIAUTH_SWEEP           500       /* ms */
 #define NGX_HTTP_APIAUTH_SWEEP_KEYS      16
 
-#define NGX_HTTP_APIAUTH_LEASE_ARGS      17
+/* a lease's answer: it reached Redis past its deadline */
+#define NGX_HTTP_APIAUTH_LEASE_LATE      ((ngx_uint_t) -1)
+
+#define NGX_HTTP_APIAUTH_LEASE_ARGS      18
 #define NGX_HTTP_APIAUTH_LEASE_NAME                                          \
     (sizeof(APIAUTH_STORE_QUOTA_PREFIX) + APIAUTH_ACCESS_KEY_MAX)
 
@@ -30,6 +33,7 @@ typedef struct {
     ngx_queue_t                     waiters;
     ngx_http_apiauth_redis_cmd_t    cmd;
     ngx_http_apiauth_lease_t        lease;
+    int64_t                         sent;       /* the node's ms */
     ngx_uint_t                      in_tree;
 } ngx_http_apiauth_lease_call_t;
 
@@ -48,15 +52,24 @@ static void ngx_http_apiauth_lease_sweep(ngx_event_t *ev);
  * used).  ARGV: want, T and tau (us; T 0: no rate), quota (0: none),
  * period kind (fixed, week, month) and length (s), UTC offset (s), anchor,
  * tokens given back and their period's start, debt and its period's
- * start.  Returns granted, blocked (0, 1 rate, 2 quota), wait (ms), used,
- * the period's start and end (ms).  The period arithmetic is
- * apiauth_policy_window()'s.
+ * start, and a deadline on Redis's clock (ms; 0: none).  Returns granted,
+ * blocked (0, 1 rate, 2 quota, 3 past its deadline), wait (ms), used, the
+ * period's start and end (ms), and Redis's time (ms).  The period
+ * arithmetic is apiauth_policy_window()'s.
+ *
+ * A lease that reaches Redis after its node gave up on it (Redis was
+ * frozen, the link slow) changes nothing: its tokens would be counted and
+ * never spent, and its debt paid twice.
  */
 
 static const char  ngx_http_apiauth_lease_script[] =
     "local t = redis.call('TIME')\n"
     "local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])\n"
     "local now = math.floor(now_us / 1000)\n"
+    "local deadline = tonumber(ARGV[13])\n"
+    "if deadline > 0 and now > deadline then\n"
+    "  return { 0, 3, 0, 0, 0, 0, now }\n"
+    "end\n"
     "local want, T, tau, Q = tonumber(ARGV[1]), tonumber(ARGV[2]),\n"
     "  tonumber(ARGV[3]), tonumber(ARGV[4])\n"
     "local kind, plen, off = ARGV[5], tonumber(ARGV[6]) * 1000,\n"
@@ -172,7 +185,7 @@ static const char  ngx_http_apiauth_lease_script[] =
     "             'used', string.format('%.0f', used))\n"
     "  redis.call('PEXPIREAT', KEYS[2], e + 60000)\n"
     "end\n"
-    "return { g, blocked, wait, used, s, e }\n";
+    "return { g, blocked, wait, used, s, e, now }\n";
 
 
 static ngx_rbtree_t                   ngx_http_apiauth_leases;
@@ -180,6 +193,10 @@ static ngx_rbtree_node_t              ngx_http_apiauth_leases_sentinel;
 static ngx_http_apiauth_main_conf_t  *ngx_http_apiauth_lease_conf;
 static ngx_log_t                     *ngx_http_apiauth_lease_log;
 static ngx_event_t                    ngx_http_apiauth_sweep_timer;
+
+/* Redis's clock less the node's, as the last answer showed it */
+static int64_t                        ngx_http_apiauth_redis_offset;
+static ngx_uint_t                     ngx_http_apiauth_redis_offset_known;
 
 
 ngx_int_t
@@ -302,7 +319,7 @@ ngx_http_apiauth_lease_send(ngx_http_apiauth_lease_call_t *lc)
 
     static u_char  rate[NGX_HTTP_APIAUTH_LEASE_NAME];
     static u_char  quota[NGX_HTTP_APIAUTH_LEASE_NAME];
-    static u_char  nums[12][NGX_INT64_LEN + 1];
+    static u_char  nums[13][NGX_INT64_LEN + 1];
 
     ls = &lc->lease;
     pol = &ls->limits.policy;
@@ -341,7 +358,19 @@ ngx_http_apiauth_lease_send(ngx_http_apiauth_lease_call_t *lc)
     *ngx_sprintf(nums[10], "%L", ls->debt) = '\0';
     *ngx_sprintf(nums[11], "%L", ls->debt_window) = '\0';
 
-    for (i = 0; i < 12; i++) {
+    /*
+     * Redis's time by which the lease must run: half the link's timeout
+     * after now, so that one that runs later is one this node gave up on
+     */
+
+    lc->sent = ngx_http_apiauth_limits_now();
+
+    *ngx_sprintf(nums[12], "%L", ngx_http_apiauth_redis_offset_known
+                 ? lc->sent + ngx_http_apiauth_redis_offset
+                   + (int64_t) ngx_http_apiauth_lease_conf->timeout / 2
+                 : 0) = '\0';
+
+    for (i = 0; i < 13; i++) {
         if (i != 4 && i != 7) {
             argv[5 + i] = (char *) nums[i];
         }
@@ -391,6 +420,17 @@ ngx_http_apiauth_lease_done(ngx_http_apiauth_redis_cmd_t *cmd,
 
     gp = (ngx_http_apiauth_lease_parse(reply, &g) == NGX_OK) ? &g : NULL;
 
+    if (gp) {
+        /* the answer left Redis between the send and now: the midpoint */
+        ngx_http_apiauth_redis_offset = g.now
+            - (lc->sent + ngx_http_apiauth_limits_now()) / 2;
+        ngx_http_apiauth_redis_offset_known = 1;
+
+        if (g.blocked == NGX_HTTP_APIAUTH_LEASE_LATE) {
+            gp = NULL;
+        }
+    }
+
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_http_apiauth_lease_log, 0,
                    "apiauth lease: \"%*s\" granted %L, blocked %ui",
                    (size_t) lc->lease.len, lc->lease.ak,
@@ -419,20 +459,20 @@ ngx_http_apiauth_lease_done(ngx_http_apiauth_redis_cmd_t *cmd,
 }
 
 
-/* six integers; anything else is no answer, and logged */
+/* seven integers; anything else is no answer, and logged */
 
 static ngx_int_t
 ngx_http_apiauth_lease_parse(redisReply *reply, ngx_http_apiauth_grant_t *g)
 {
     size_t       i;
-    long long    v[6];
+    long long    v[7];
     redisReply  *e;
 
     if (reply == NULL) {
         return NGX_ERROR;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 6) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 7) {
         ngx_log_error(NGX_LOG_ERR, ngx_http_apiauth_lease_log, 0,
                       "apiauth: Redis refused a lease: %*s",
                       reply->type == REDIS_REPLY_ERROR
@@ -441,7 +481,7 @@ ngx_http_apiauth_lease_parse(redisReply *reply, ngx_http_apiauth_grant_t *g)
         return NGX_ERROR;
     }
 
-    for (i = 0; i < 6; i++) {
+    for (i = 0; i < 7; i++) {
         e = reply->element[i];
 
         if (e->type != REDIS_REPLY_INTEGER) {
@@ -451,17 +491,19 @@ ngx_http_apiauth_lease_parse(redisReply *reply, ngx_http_apiauth_grant_t *g)
         v[i] = e->integer;
     }
 
-    if (v[0] < 0 || v[1] < 0 || v[1] > 2) {
+    if (v[0] < 0 || v[1] < 0 || v[1] > 3) {
         return NGX_ERROR;
     }
 
     g->granted = v[0];
     g->blocked = (v[1] == 1) ? NGX_HTTP_APIAUTH_RATE_LIMITED
-                 : (v[1] == 2) ? NGX_HTTP_APIAUTH_QUOTA_EXCEEDED : 0;
+                 : (v[1] == 2) ? NGX_HTTP_APIAUTH_QUOTA_EXCEEDED
+                 : (v[1] == 3) ? NGX_HTTP_APIAUTH_LEASE_LATE : 0;
     g->wait = v[2];
     g->used = v[3];
     g->start = v[4];
     g->end = v[5];
+    g->now = v[6];
 
     return NGX_OK;
 }

@@ -176,6 +176,7 @@ typedef struct {
     int64_t                     used;           /* of the quota */
     int64_t                     start;          /* its period, unix ms */
     int64_t                     end;
+    int64_t                     now;            /* Redis's clock, ms */
 } ngx_http_apiauth_grant_t;
 
 
