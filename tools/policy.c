@@ -240,6 +240,7 @@ policy_options(int argc, char **argv, const char *help, policy_opts_t *o,
 static void
 policy_apply(apiauth_policy_t *p, const policy_opts_t *o, int create)
 {
+    uint64_t   had;
     long long  v;
 
     if (o->rate && !create && strcmp(o->rate, "none") == 0) {
@@ -248,12 +249,18 @@ policy_apply(apiauth_policy_t *p, const policy_opts_t *o, int create)
         p->burst = 0;
 
     } else if (o->rate) {
+        had = p->rate;
+
         if (apiauth_policy_rate_parse(p, o->rate, strlen(o->rate)) != 0) {
             ctl_fail(CTL_EXIT_USAGE, "invalid rate \"%s\": use "
                      APIAUTH_RATE_RULE, o->rate);
         }
 
-        p->burst = p->rate;
+        /* the burst: N for a new rate; an update keeps the one there was */
+
+        if (!had) {
+            p->burst = p->rate;
+        }
     }
 
     if (o->burst) {
@@ -318,6 +325,11 @@ policy_apply(apiauth_policy_t *p, const policy_opts_t *o, int create)
     /* what only matters to a quota is kept only with one */
 
     if (p->quota == 0) {
+        if (o->offset || o->anchor) {
+            ctl_fail(CTL_EXIT_USAGE, "%s applies to a quota (--quota)",
+                     o->offset ? "--utc-offset" : "--anchor");
+        }
+
         p->utc_offset = 0;
         p->anchor = APIAUTH_ANCHOR_CALENDAR;
     }
@@ -871,8 +883,10 @@ usage_read(const char *ak, const apiauth_policy_t *p, usage_t *u)
             tat = now_us;
         }
 
-        u->available = (uint64_t) (now_us + (long long) (tau + t) - tat)
-                       / t;
+        /* a TAT further ahead than a burst (one lowered since): none */
+
+        tat = now_us + (long long) (tau + t) - tat;
+        u->available = tat > 0 ? (uint64_t) tat / t : 0;
 
         if (u->available > p->burst) {
             u->available = p->burst;
@@ -900,10 +914,11 @@ usage_read(const char *ak, const apiauth_policy_t *p, usage_t *u)
             u->used = u->open ? used : 0;
 
         } else {
+            /* another period (the policy's changed since): a new count */
             u->open = 1;
             u->start_ms = ws;
             u->end_ms = we;
-            u->used = (s == ws) ? used : 0;
+            u->used = (s == ws && e == we) ? used : 0;
         }
     }
 }
