@@ -23,7 +23,8 @@
 /* a lease's answer: it reached Redis past its deadline */
 #define NGX_HTTP_APIAUTH_LEASE_LATE      ((ngx_uint_t) -1)
 
-#define NGX_HTTP_APIAUTH_LEASE_ARGS      18
+#define NGX_HTTP_APIAUTH_LEASE_ARGS      20
+#define NGX_HTTP_APIAUTH_LEASE_NUMS      15         /* ARGV */
 #define NGX_HTTP_APIAUTH_LEASE_NAME                                          \
     (sizeof(APIAUTH_STORE_QUOTA_PREFIX) + APIAUTH_ACCESS_KEY_MAX)
 
@@ -52,10 +53,14 @@ static void ngx_http_apiauth_lease_sweep(ngx_event_t *ev);
  * used).  ARGV: want, T and tau (us; T 0: no rate), quota (0: none),
  * period kind (fixed, week, month) and length (s), UTC offset (s), anchor,
  * tokens given back and their period's start, debt and its period's
- * start, and a deadline on Redis's clock (ms; 0: none).  Returns granted,
+ * start, a deadline on Redis's clock (ms; 0: none), and the TAT and the
+ * tokens of the lease the given back tokens came in.  Returns granted,
  * blocked (0, 1 rate, 2 quota, 3 past its deadline), wait (ms), used, the
- * period's start and end (ms), and Redis's time (ms).  The period
- * arithmetic is apiauth_policy_window()'s.
+ * period's start and end (ms), Redis's time (ms) and the rate's TAT (us).
+ * The period arithmetic is apiauth_policy_window()'s.
+ *
+ * Rate tokens given back free only the time still ahead of their lease:
+ * time that has passed was the rate's, spent or not.
  *
  * A lease that reaches Redis after its node gave up on it (Redis was
  * frozen, the link slow) changes nothing: its tokens would be counted and
@@ -68,7 +73,7 @@ static const char  ngx_http_apiauth_lease_script[] =
     "local now = math.floor(now_us / 1000)\n"
     "local deadline = tonumber(ARGV[13])\n"
     "if deadline > 0 and now > deadline then\n"
-    "  return { 0, 3, 0, 0, 0, 0, now }\n"
+    "  return { 0, 3, 0, 0, 0, 0, now, 0 }\n"
     "end\n"
     "local want, T, tau, Q = tonumber(ARGV[1]), tonumber(ARGV[2]),\n"
     "  tonumber(ARGV[3]), tonumber(ARGV[4])\n"
@@ -131,13 +136,19 @@ static const char  ngx_http_apiauth_lease_script[] =
     "local tat = 0\n"
     "if T > 0 then\n"
     "  tat = tonumber(redis.call('GET', KEYS[1]) or '0') or 0\n"
-    "  if back > 0 then tat = tat - back * T end\n"
+    "  if back > 0 then\n"
+    "    local n = math.min(back, tonumber(ARGV[15]))\n"
+    "    local ahead = math.max(tonumber(ARGV[14]) - now_us, 0)\n"
+    "    tat = tat - math.min(n * T, ahead)\n"
+    "  end\n"
     "  if tat < now_us then tat = now_us end\n"
     "  local avail = fdiv(now_us + tau + T - tat, T)\n"
     "  if avail < g then\n"
     "    g = math.max(avail, 0)\n"
-    "    blocked = 1\n"
-    "    wait = math.max(math.ceil((tat - tau - now_us) / 1000), 1)\n"
+    "    if g == 0 then\n"
+    "      blocked = 1\n"
+    "      wait = math.max(math.ceil((tat - tau - now_us) / 1000), 1)\n"
+    "    end\n"
     "  end\n"
     "end\n"
     "local used, s, e = 0, 0, 0\n"
@@ -165,7 +176,7 @@ static const char  ngx_http_apiauth_lease_script[] =
     "  if avail <= 0 and want > 0 then\n"
     "    g, blocked, wait = 0, 2, math.max(e - now, 1)\n"
     "  elseif avail < g then\n"
-    "    g = avail\n"
+    "    g = math.max(avail, 0)\n"
     "  end\n"
     "end\n"
     "if g > 0 then blocked, wait = 0, 0 end\n"
@@ -185,7 +196,7 @@ static const char  ngx_http_apiauth_lease_script[] =
     "             'used', string.format('%.0f', used))\n"
     "  redis.call('PEXPIREAT', KEYS[2], e + 60000)\n"
     "end\n"
-    "return { g, blocked, wait, used, s, e, now }\n";
+    "return { g, blocked, wait, used, s, e, now, tat }\n";
 
 
 static ngx_rbtree_t                   ngx_http_apiauth_leases;
@@ -272,7 +283,7 @@ ngx_http_apiauth_lease_ask(ngx_http_apiauth_lease_t *lease,
     lc = ngx_alloc(sizeof(ngx_http_apiauth_lease_call_t),
                    ngx_http_apiauth_lease_log);
     if (lc == NULL) {
-        ngx_http_apiauth_limits_granted(
+        ngx_http_apiauth_tokens_granted(
             ngx_http_apiauth_lease_conf->limits_zone, lease, NULL, &back);
         return NGX_DECLINED;
     }
@@ -283,7 +294,7 @@ ngx_http_apiauth_lease_ask(ngx_http_apiauth_lease_t *lease,
     ngx_queue_init(&lc->waiters);
 
     if (ngx_http_apiauth_lease_send(lc) != NGX_OK) {
-        ngx_http_apiauth_limits_granted(
+        ngx_http_apiauth_tokens_granted(
             ngx_http_apiauth_lease_conf->limits_zone, lease, NULL, &back);
         ngx_free(lc);
         return NGX_DECLINED;
@@ -319,7 +330,7 @@ ngx_http_apiauth_lease_send(ngx_http_apiauth_lease_call_t *lc)
 
     static u_char  rate[NGX_HTTP_APIAUTH_LEASE_NAME];
     static u_char  quota[NGX_HTTP_APIAUTH_LEASE_NAME];
-    static u_char  nums[13][NGX_INT64_LEN + 1];
+    static u_char  nums[NGX_HTTP_APIAUTH_LEASE_NUMS][NGX_INT64_LEN + 1];
 
     ls = &lc->lease;
     pol = &ls->limits.policy;
@@ -363,14 +374,17 @@ ngx_http_apiauth_lease_send(ngx_http_apiauth_lease_call_t *lc)
      * after now, so that one that runs later is one this node gave up on
      */
 
-    lc->sent = ngx_http_apiauth_limits_now();
+    lc->sent = ngx_http_apiauth_tokens_now();
 
     *ngx_sprintf(nums[12], "%L", ngx_http_apiauth_redis_offset_known
                  ? lc->sent + ngx_http_apiauth_redis_offset
                    + (int64_t) ngx_http_apiauth_lease_conf->timeout / 2
                  : 0) = '\0';
 
-    for (i = 0; i < 13; i++) {
+    *ngx_sprintf(nums[13], "%L", ls->tat) = '\0';
+    *ngx_sprintf(nums[14], "%L", ls->last) = '\0';
+
+    for (i = 0; i < NGX_HTTP_APIAUTH_LEASE_NUMS; i++) {
         if (i != 4 && i != 7) {
             argv[5 + i] = (char *) nums[i];
         }
@@ -423,7 +437,7 @@ ngx_http_apiauth_lease_done(ngx_http_apiauth_redis_cmd_t *cmd,
     if (gp) {
         /* the answer left Redis between the send and now: the midpoint */
         ngx_http_apiauth_redis_offset = g.now
-            - (lc->sent + ngx_http_apiauth_limits_now()) / 2;
+            - (lc->sent + ngx_http_apiauth_tokens_now()) / 2;
         ngx_http_apiauth_redis_offset_known = 1;
 
         if (g.blocked == NGX_HTTP_APIAUTH_LEASE_LATE) {
@@ -436,7 +450,7 @@ ngx_http_apiauth_lease_done(ngx_http_apiauth_redis_cmd_t *cmd,
                    (size_t) lc->lease.len, lc->lease.ak,
                    gp ? g.granted : -1, gp ? g.blocked : 0);
 
-    ngx_http_apiauth_limits_granted(ngx_http_apiauth_lease_conf->limits_zone,
+    ngx_http_apiauth_tokens_granted(ngx_http_apiauth_lease_conf->limits_zone,
                                     &lc->lease, gp, &back);
 
     /* granted for a policy that changed meanwhile: given back */
@@ -459,20 +473,20 @@ ngx_http_apiauth_lease_done(ngx_http_apiauth_redis_cmd_t *cmd,
 }
 
 
-/* seven integers; anything else is no answer, and logged */
+/* eight integers; anything else is no answer, and logged */
 
 static ngx_int_t
 ngx_http_apiauth_lease_parse(redisReply *reply, ngx_http_apiauth_grant_t *g)
 {
     size_t       i;
-    long long    v[7];
+    long long    v[8];
     redisReply  *e;
 
     if (reply == NULL) {
         return NGX_ERROR;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 7) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 8) {
         ngx_log_error(NGX_LOG_ERR, ngx_http_apiauth_lease_log, 0,
                       "apiauth: Redis refused a lease: %*s",
                       reply->type == REDIS_REPLY_ERROR
@@ -481,7 +495,7 @@ ngx_http_apiauth_lease_parse(redisReply *reply, ngx_http_apiauth_grant_t *g)
         return NGX_ERROR;
     }
 
-    for (i = 0; i < 7; i++) {
+    for (i = 0; i < 8; i++) {
         e = reply->element[i];
 
         if (e->type != REDIS_REPLY_INTEGER) {
@@ -504,6 +518,7 @@ ngx_http_apiauth_lease_parse(redisReply *reply, ngx_http_apiauth_grant_t *g)
     g->start = v[4];
     g->end = v[5];
     g->now = v[6];
+    g->tat = v[7];
 
     return NGX_OK;
 }
@@ -524,7 +539,7 @@ ngx_http_apiauth_lease_sweep(ngx_event_t *ev)
         return;
     }
 
-    n = ngx_http_apiauth_limits_sweep(amcf->limits_zone, back,
+    n = ngx_http_apiauth_tokens_sweep(amcf->limits_zone, back,
                                       NGX_HTTP_APIAUTH_SWEEP_KEYS);
 
     for (i = 0; i < n; i++) {

@@ -1160,7 +1160,7 @@ ngx_http_apiauth_limits_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    amcf->limits_zone = ngx_http_apiauth_limits_add(cf, &name, size);
+    amcf->limits_zone = ngx_http_apiauth_tokens_add(cf, &name, size);
 
     return amcf->limits_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
 }
@@ -1251,7 +1251,7 @@ ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf)
 
     if (amcf->limits_zone == NULL) {
         ngx_str_set(&name, "apiauth_limits");
-        amcf->limits_zone = ngx_http_apiauth_limits_add(cf, &name,
+        amcf->limits_zone = ngx_http_apiauth_tokens_add(cf, &name,
                                                   NGX_HTTP_APIAUTH_LIMITS_SIZE);
         if (amcf->limits_zone == NULL) {
             return NGX_CONF_ERROR;

@@ -80,7 +80,8 @@
 #define NGX_HTTP_APIAUTH_STAT_DRY_RUN           10
 #define NGX_HTTP_APIAUTH_STAT_LINK_UP           11    /* gauges, by kind */
 #define NGX_HTTP_APIAUTH_STAT_RECONNECTS        (11 + NGX_HTTP_APIAUTH_LINKS)
-#define NGX_HTTP_APIAUTH_STAT_N                 (11 + 2 * NGX_HTTP_APIAUTH_LINKS)
+#define NGX_HTTP_APIAUTH_STAT_N                                              \
+    (11 + 2 * NGX_HTTP_APIAUTH_LINKS)
 
 
 /* call records: a field is cut to this length, so a frame is bounded */
@@ -153,13 +154,16 @@ typedef struct {
 
 /*
  * a lease to ask Redis for (want tokens), tokens to give back (of the
- * quota period window), a debt to pay (quota spent while Redis was away,
- * in period debt_window), all in one script call
+ * quota period window, and of the rate's lease that ended at TAT tat with
+ * last tokens), a debt to pay (quota spent while Redis was away, in
+ * period debt_window), all in one script call
  */
 typedef struct {
     int64_t                     want;
     int64_t                     tokens;
     int64_t                     window;
+    int64_t                     tat;            /* of the lease they came */
+    int64_t                     last;           /* in, and its tokens */
     int64_t                     debt;
     int64_t                     debt_window;
     ngx_http_apiauth_limits_t   limits;
@@ -177,6 +181,7 @@ typedef struct {
     int64_t                     start;          /* its period, unix ms */
     int64_t                     end;
     int64_t                     now;            /* Redis's clock, ms */
+    int64_t                     tat;            /* the rate's after it, us */
 } ngx_http_apiauth_grant_t;
 
 
@@ -460,23 +465,27 @@ ngx_int_t ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
     ngx_http_apiauth_nonce_id_t *id, time_t date, time_t skew, ngx_str_t *ak,
     ngx_log_t *log);
 
-/* ngx_http_apiauth_limits.c: policies' limits, spent from leases */
-ngx_shm_zone_t *ngx_http_apiauth_limits_add(ngx_conf_t *cf, ngx_str_t *name,
-    size_t size);
-int64_t ngx_http_apiauth_limits_now(void);
+/* ngx_http_apiauth_limits.c: a request and its key's policy */
 /* NGX_OK (*reason set), NGX_AGAIN (waits for a lease), NGX_ERROR */
 ngx_int_t ngx_http_apiauth_limits_check(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf,
     ngx_uint_t *reason);
 ngx_int_t ngx_http_apiauth_limits_headers(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx);
-ngx_uint_t ngx_http_apiauth_limits_spend(ngx_shm_zone_t *zone, ngx_str_t *ak,
+
+/* ngx_http_apiauth_tokens.c: the tokens a node holds, in shared memory */
+ngx_shm_zone_t *ngx_http_apiauth_tokens_add(ngx_conf_t *cf, ngx_str_t *name,
+    size_t size);
+int64_t ngx_http_apiauth_tokens_now(void);
+ngx_uint_t ngx_http_apiauth_tokens_spend(ngx_shm_zone_t *zone, ngx_str_t *ak,
     ngx_http_apiauth_limits_t *limits, ngx_uint_t mode, ngx_uint_t nodes,
-    ngx_http_apiauth_spend_t *sp);
-void ngx_http_apiauth_limits_granted(ngx_shm_zone_t *zone,
+    ngx_msec_t stale, ngx_http_apiauth_spend_t *sp);
+void ngx_http_apiauth_tokens_abandon(ngx_shm_zone_t *zone,
+    ngx_http_apiauth_lease_t *lease);
+void ngx_http_apiauth_tokens_granted(ngx_shm_zone_t *zone,
     ngx_http_apiauth_lease_t *lease, ngx_http_apiauth_grant_t *g,
     ngx_http_apiauth_lease_t *back);
-ngx_uint_t ngx_http_apiauth_limits_sweep(ngx_shm_zone_t *zone,
+ngx_uint_t ngx_http_apiauth_tokens_sweep(ngx_shm_zone_t *zone,
     ngx_http_apiauth_lease_t *back, ngx_uint_t n);
 
 /* ngx_http_apiauth_lease.c: leases from Redis */

@@ -310,28 +310,34 @@ sleep 0.3;
 kill 'STOP', $t->{pids}{redis};
 my %got;
 for my $mode (qw(Local Open Closed)) {
-    $got{$mode} = verdicts($away{$mode}, 5, '/' . lc($mode) . '/x');
+    $got{$mode} = verdicts($away{$mode}, $mode eq 'Open' ? 6 : 5,
+        '/' . lc($mode) . '/x');
 }
 kill 'CONT', $t->{pids}{redis};
 
 # the quota is 6: 1 spent, 1 held; a node's share is 6/2 = 3
 is_deeply($got{Local}, [qw(ok ok ok ok quota_exceeded)],
     'local: the held token, then the share of 3, then refused');
-is_deeply($got{Open}, [('ok') x 5], 'open: admitted');
+is_deeply($got{Open}, [('ok') x 6], 'open: admitted, past the quota');
 is_deeply($got{Closed}, ['ok', ('store_unavailable') x 4],
     'closed: the held token, then 503');
 
-# the quota spent meanwhile is paid: 1 + 1 + 3 (local), 1 + 1 + 4 (open)
+# the quota spent meanwhile is paid: 1 + 1 + 3 (local), 1 + 1 + 5 (open:
+# past the quota, and paid whole)
 my %used;
 for (1 .. 60) {
     %used = map { $_ => usage("Away${_}Key01")->{quota}{used} } qw(Local Open);
-    last if $used{Local} == 5 && $used{Open} == 6;
+    last if $used{Local} == 5 && $used{Open} == 7;
     sleep 0.1;
 }
-is_deeply(\%used, { Local => 5, Open => 6 },
+is_deeply(\%used, { Local => 5, Open => 7 },
     'the quota admitted while Redis was away is paid back');
 is(verdict(tok($t, $away{Open}, '/open/x')), 'quota_exceeded',
     'open: back on Redis, the quota is used up');
+is(verdict(tok($t, $away{Local}, '/local/x')), 'ok',
+    'local: back on Redis, the last of the quota');
+is(verdict(tok($t, $away{Local}, '/local/x')), 'quota_exceeded',
+    'and then refused');
 
 ###############################################################################
 # the minute's period: a new one admits again
