@@ -98,7 +98,7 @@ $(BUILD)/nginx/objs/Makefile: $(MOD)/config Makefile
 
 $(BUILD)/$(MOD).so: $(BUILD)/nginx/objs/Makefile $(MOD_SRCS)
 	$(MAKE) -s -C $(BUILD)/nginx -f objs/Makefile modules
-	cp $(BUILD)/nginx/objs/$(MOD).so $@
+	cp $(BUILD)/nginx/objs/$(MOD).so $@.tmp && mv $@.tmp $@
 
 tool: deps $(BUILD)/apiauth-ctl
 

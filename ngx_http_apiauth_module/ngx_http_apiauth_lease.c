@@ -39,8 +39,12 @@ typedef struct {
 } ngx_http_apiauth_lease_call_t;
 
 
+static void ngx_http_apiauth_lease_argv(ngx_http_apiauth_lease_t *ls,
+    int64_t deadline, const char **argv, size_t *argvlen);
 static ngx_int_t ngx_http_apiauth_lease_send(
     ngx_http_apiauth_lease_call_t *lc);
+static redisContext *ngx_http_apiauth_lease_connect(ngx_cycle_t *cycle,
+    ngx_http_apiauth_main_conf_t *amcf);
 static void ngx_http_apiauth_lease_done(ngx_http_apiauth_redis_cmd_t *cmd,
     redisReply *reply);
 static ngx_int_t ngx_http_apiauth_lease_parse(redisReply *reply,
@@ -317,22 +321,24 @@ ngx_http_apiauth_lease_ask(ngx_http_apiauth_lease_t *lease,
 }
 
 
-static ngx_int_t
-ngx_http_apiauth_lease_send(ngx_http_apiauth_lease_call_t *lc)
+/*
+ * the script's command for a lease: argv points into static buffers, good
+ * until the next call (hiredis copies a command as it is appended)
+ */
+
+static void
+ngx_http_apiauth_lease_argv(ngx_http_apiauth_lease_t *ls, int64_t deadline,
+    const char **argv, size_t *argvlen)
 {
-    int                        i;
-    u_char                    *p;
-    uint64_t                   t, tau;
-    const char                *argv[NGX_HTTP_APIAUTH_LEASE_ARGS];
-    size_t                     argvlen[NGX_HTTP_APIAUTH_LEASE_ARGS];
-    apiauth_policy_t          *pol;
-    ngx_http_apiauth_lease_t  *ls;
+    int                i;
+    u_char            *p;
+    uint64_t           t, tau;
+    apiauth_policy_t  *pol;
 
     static u_char  rate[NGX_HTTP_APIAUTH_LEASE_NAME];
     static u_char  quota[NGX_HTTP_APIAUTH_LEASE_NAME];
     static u_char  nums[NGX_HTTP_APIAUTH_LEASE_NUMS][NGX_INT64_LEN + 1];
 
-    ls = &lc->lease;
     pol = &ls->limits.policy;
 
     apiauth_policy_gcra(pol, &t, &tau);
@@ -368,19 +374,7 @@ ngx_http_apiauth_lease_send(ngx_http_apiauth_lease_call_t *lc)
     *ngx_sprintf(nums[9], "%L", ls->window) = '\0';
     *ngx_sprintf(nums[10], "%L", ls->debt) = '\0';
     *ngx_sprintf(nums[11], "%L", ls->debt_window) = '\0';
-
-    /*
-     * Redis's time by which the lease must run: half the link's timeout
-     * after now, so that one that runs later is one this node gave up on
-     */
-
-    lc->sent = ngx_http_apiauth_tokens_now();
-
-    *ngx_sprintf(nums[12], "%L", ngx_http_apiauth_redis_offset_known
-                 ? lc->sent + ngx_http_apiauth_redis_offset
-                   + (int64_t) ngx_http_apiauth_lease_conf->timeout / 2
-                 : 0) = '\0';
-
+    *ngx_sprintf(nums[12], "%L", deadline) = '\0';
     *ngx_sprintf(nums[13], "%L", ls->tat) = '\0';
     *ngx_sprintf(nums[14], "%L", ls->last) = '\0';
 
@@ -395,13 +389,37 @@ ngx_http_apiauth_lease_send(ngx_http_apiauth_lease_call_t *lc)
             argvlen[i] = ngx_strlen(argv[i]);
         }
     }
+}
+
+
+static ngx_int_t
+ngx_http_apiauth_lease_send(ngx_http_apiauth_lease_call_t *lc)
+{
+    int64_t   deadline;
+    size_t    argvlen[NGX_HTTP_APIAUTH_LEASE_ARGS];
+    const char  *argv[NGX_HTTP_APIAUTH_LEASE_ARGS];
+
+    /*
+     * Redis's time by which the lease must run: half the link's timeout
+     * after now, so that one that runs later is one this node gave up on
+     */
+
+    lc->sent = ngx_http_apiauth_tokens_now();
+
+    deadline = ngx_http_apiauth_redis_offset_known
+               ? lc->sent + ngx_http_apiauth_redis_offset
+                 + (int64_t) ngx_http_apiauth_lease_conf->timeout / 2
+               : 0;
+
+    ngx_http_apiauth_lease_argv(&lc->lease, deadline, argv, argvlen);
 
     lc->cmd.handler = ngx_http_apiauth_lease_done;
     lc->cmd.data = lc;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_http_apiauth_lease_log, 0,
                    "apiauth lease: \"%*s\" want %L, back %L",
-                   (size_t) ls->len, ls->ak, ls->want, ls->tokens);
+                   (size_t) lc->lease.len, lc->lease.ak, lc->lease.want,
+                   lc->lease.tokens);
 
     if (ngx_http_apiauth_lookup_send(&lc->cmd, NGX_HTTP_APIAUTH_LEASE_ARGS,
                                      argv, argvlen)
@@ -540,11 +558,169 @@ ngx_http_apiauth_lease_sweep(ngx_event_t *ev)
     }
 
     n = ngx_http_apiauth_tokens_sweep(amcf->limits_zone, back,
-                                      NGX_HTTP_APIAUTH_SWEEP_KEYS);
+                                      NGX_HTTP_APIAUTH_SWEEP_KEYS, 0);
 
     for (i = 0; i < n; i++) {
         (void) ngx_http_apiauth_lease_ask(&back[i], NULL);
     }
 
     ngx_add_timer(ev, NGX_HTTP_APIAUTH_SWEEP);
+}
+
+
+/*
+ * nginx stops: the master gives back what the node holds, and pays the
+ * debts, so that a node that stops leaves no token counted unspent.  The
+ * workers are gone and nothing waits on the master: it may wait for
+ * Redis, briefly (a reload keeps the zone, and its tokens, for the new
+ * workers)
+ */
+
+void
+ngx_http_apiauth_lease_exit_master(ngx_cycle_t *cycle)
+{
+    int                            argc;
+    size_t                         argvlen[NGX_HTTP_APIAUTH_LEASE_ARGS];
+    ngx_uint_t                     i, n, sent;
+    const char                    *argv[NGX_HTTP_APIAUTH_LEASE_ARGS];
+    redisReply                    *reply;
+    redisContext                  *c;
+    ngx_http_apiauth_lease_t       back[NGX_HTTP_APIAUTH_SWEEP_KEYS];
+    ngx_http_apiauth_main_conf_t  *amcf;
+
+    amcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_apiauth_module);
+
+    if (amcf == NULL || amcf->used_line == 0 || amcf->limits_zone == NULL
+        || amcf->limits_zone->data == NULL)
+    {
+        return;
+    }
+
+    c = NULL;
+    sent = 0;
+
+    for ( ;; ) {
+        n = ngx_http_apiauth_tokens_sweep(amcf->limits_zone, back,
+                                          NGX_HTTP_APIAUTH_SWEEP_KEYS, 1);
+        if (n == 0) {
+            break;
+        }
+
+        if (c == NULL) {
+            c = ngx_http_apiauth_lease_connect(cycle, amcf);
+            if (c == NULL) {
+                break;
+            }
+        }
+
+        for (i = 0; i < n; i++) {
+            argc = NGX_HTTP_APIAUTH_LEASE_ARGS;
+            ngx_http_apiauth_lease_argv(&back[i], 0, argv, argvlen);
+            redisAppendCommandArgv(c, argc, argv, argvlen);
+        }
+
+        for (i = 0; i < n; i++) {
+            if (redisGetReply(c, (void **) &reply) != REDIS_OK) {
+                ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                              "apiauth: tokens not given back to Redis at "
+                              "exit: %s", c->errstr);
+                redisFree(c);
+                return;
+            }
+
+            freeReplyObject(reply);
+            sent++;
+        }
+    }
+
+    if (c) {
+        redisFree(c);
+    }
+
+    if (sent) {
+        ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                      "apiauth: the tokens and debts of %ui keys given back "
+                      "to Redis at exit", sent);
+    }
+}
+
+
+static redisContext *
+ngx_http_apiauth_lease_connect(ngx_cycle_t *cycle,
+    ngx_http_apiauth_main_conf_t *amcf)
+{
+    int              n;
+    u_char           db[NGX_INT_T_LEN];
+    size_t           argvlen[3];
+    const char      *argv[3];
+    redisReply      *r;
+    redisContext    *c;
+    struct timeval   tv;
+
+    tv.tv_sec = (long) (amcf->timeout / 1000);
+    tv.tv_usec = (long) (amcf->timeout % 1000) * 1000;
+
+    c = amcf->redis_unix
+        ? redisConnectUnixWithTimeout((char *) amcf->redis_unix, tv)
+        : redisConnectWithTimeout((char *) amcf->redis_host,
+                                  amcf->redis_port, tv);
+
+    if (c == NULL || c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+        goto failed;
+    }
+
+    if (amcf->redis_password.len) {
+        n = 0;
+        argv[n] = "AUTH";
+        argvlen[n++] = 4;
+
+        if (amcf->redis_user.len) {
+            argv[n] = (char *) amcf->redis_user.data;
+            argvlen[n++] = amcf->redis_user.len;
+        }
+
+        argv[n] = (char *) amcf->redis_password.data;
+        argvlen[n++] = amcf->redis_password.len;
+
+        r = redisCommandArgv(c, n, argv, argvlen);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            goto refused;
+        }
+
+        freeReplyObject(r);
+    }
+
+    if (amcf->redis_db) {
+        argv[0] = "SELECT";
+        argvlen[0] = 6;
+        argv[1] = (char *) db;
+        argvlen[1] = ngx_sprintf(db, "%ui", amcf->redis_db) - db;
+
+        r = redisCommandArgv(c, 2, argv, argvlen);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            goto refused;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return c;
+
+refused:
+
+    if (r) {
+        freeReplyObject(r);
+    }
+
+failed:
+
+    ngx_log_error(NGX_LOG_WARN, cycle->log, 0,
+                  "apiauth: tokens not given back to Redis at exit: %s",
+                  c ? c->errstr : "no memory");
+
+    if (c) {
+        redisFree(c);
+    }
+
+    return NULL;
 }

@@ -271,7 +271,7 @@ ngx_module_t  ngx_http_apiauth_module = {
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
     ngx_http_apiauth_exit_process,         /* exit process */
-    NULL,                                  /* exit master */
+    ngx_http_apiauth_lease_exit_master,    /* exit master */
     NGX_MODULE_V1_PADDING
 };
 

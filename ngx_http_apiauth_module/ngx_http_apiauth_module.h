@@ -486,12 +486,13 @@ void ngx_http_apiauth_tokens_granted(ngx_shm_zone_t *zone,
     ngx_http_apiauth_lease_t *lease, ngx_http_apiauth_grant_t *g,
     ngx_http_apiauth_lease_t *back);
 ngx_uint_t ngx_http_apiauth_tokens_sweep(ngx_shm_zone_t *zone,
-    ngx_http_apiauth_lease_t *back, ngx_uint_t n);
+    ngx_http_apiauth_lease_t *back, ngx_uint_t n, ngx_uint_t all);
 
 /* ngx_http_apiauth_lease.c: leases from Redis */
 ngx_int_t ngx_http_apiauth_lease_init(ngx_cycle_t *cycle,
     ngx_http_apiauth_main_conf_t *amcf);
 void ngx_http_apiauth_lease_exit(void);
+void ngx_http_apiauth_lease_exit_master(ngx_cycle_t *cycle);
 /* NGX_AGAIN: w waits; NGX_OK: sent; NGX_DECLINED: Redis cannot be asked */
 ngx_int_t ngx_http_apiauth_lease_ask(ngx_http_apiauth_lease_t *lease,
     ngx_http_apiauth_waiter_t *w);

@@ -567,14 +567,14 @@ ngx_http_apiauth_tokens_granted(ngx_shm_zone_t *zone,
 
 
 /*
- * up to n keys idle for a while that hold tokens or a debt: their tokens
- * go back, their debts are paid (a worker's timer sends them); and a few
- * nodes idle for a minute that hold nothing go
+ * up to n keys idle for a while (or all keys: at exit) that hold tokens or
+ * a debt: their tokens go back, their debts are paid (a worker's timer
+ * sends them); and a few nodes idle for a minute that hold nothing go
  */
 
 ngx_uint_t
 ngx_http_apiauth_tokens_sweep(ngx_shm_zone_t *zone,
-    ngx_http_apiauth_lease_t *back, ngx_uint_t n)
+    ngx_http_apiauth_lease_t *back, ngx_uint_t n, ngx_uint_t all)
 {
     int64_t                          now;
     ngx_uint_t                       i, seen;
@@ -596,20 +596,20 @@ ngx_http_apiauth_tokens_sweep(ngx_shm_zone_t *zone,
         prev = ngx_queue_prev(q);
         tn = ngx_queue_data(q, ngx_http_apiauth_tokens_node_t, hold);
 
-        if (now - tn->last < NGX_HTTP_APIAUTH_LEASE_IDLE) {
+        if (!all && now - tn->last < NGX_HTTP_APIAUTH_LEASE_IDLE) {
             break;                          /* and every one before it */
         }
 
         /* a debt is paid once Redis is back */
 
-        if (tn->tokens == 0 && now < tn->away_until) {
+        if (tn->tokens == 0 && now < tn->away_until && !all) {
             continue;
         }
 
         ngx_memzero(&back[i], sizeof(ngx_http_apiauth_lease_t));
         ngx_http_apiauth_tokens_give_back(tn, &back[i]);
 
-        if (tn->debt && now >= tn->away_until) {
+        if (tn->debt && (now >= tn->away_until || all)) {
             back[i].debt = tn->debt;
             back[i].debt_window = tn->debt_window;
             tn->debt = 0;

@@ -55,6 +55,7 @@ policy('create', 'hot', '--quota', '1000000/day');
 policy('create', 'hdr', '--rate', '10/s', '--burst', '10', '--quota',
     '1000/day');
 policy('create', 'away', '--quota', '6/day');
+policy('create', 'stop', '--quota', '1000/day');
 
 my $five = key_with('QuotaKey0001', 'five');
 my $minute = key_with('MinuteKey001', 'minute');
@@ -65,6 +66,7 @@ my $dry = key_with('DryRunKey001', 'dry');
 my $hot = key_with('HotKey000001', 'hot');
 my $hdr = key_with('HeaderKey001', 'hdr');
 my $none = key_with('NoPolicy0001', undef);
+my $stop = key_with('StopKey00001', 'stop');
 my %away = map { $_ => key_with("Away${_}Key01", 'away') }
     qw(Local Open Closed);
 
@@ -352,6 +354,19 @@ is(verdict(tok($t, $minute)), 'quota_exceeded', 'refused until then')
 sleep $wait + 0.3 if $wait + 0.3 > 0;
 is_deeply(verdicts($minute, 4), [qw(ok ok ok quota_exceeded)],
     'the next minute: 3 admitted again');
+
+###############################################################################
+# nginx stops: what it holds goes back
+
+is_deeply(verdicts($stop, 50), [('ok') x 50], '50 requests of a key');
+my $held = usage('StopKey00001')->{quota}{used} - 50;
+ok($held > 0, "the node holds $held tokens more");
+$t->stop_nginx;
+is(usage('StopKey00001')->{quota}{used}, 50,
+    'nginx stopped: they are given back, Redis counts the 50 spent');
+like($t->read_file('error.log'),
+    qr/the tokens and debts of \d+ keys given back to Redis at exit/,
+    'and the master says so');
 
 $t->finish;
 done_testing;

@@ -44,6 +44,8 @@ use POSIX qw(ceil floor);
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes qw(CLOCK_MONOTONIC clock_gettime sleep time);
 use Apiauth::Test;
+use Apiauth::Client qw(nginx_conf build_request token_headers http
+    client_load token_load_wait);
 use Apiauth::Sign qw(sign_request signed_headers signed_raw);
 
 my $ROUNDS = $ENV{BENCH_ROUNDS} // 3;
@@ -56,7 +58,7 @@ my $HOT = $ENV{BENCH_HOT_KEYS} // 100_000;
 my $CONNS = 50;
 my $PERF = $ENV{BENCH_PERF};
 my $PACE = $ENV{BENCH_PACE_MS} // 2;
-my $PARTS = $ENV{BENCH_PARTS} // 'pairs,timing,scale,feed,idle';
+my $PARTS = $ENV{BENCH_PARTS} // 'pairs,timing,nodes,scale,feed,idle';
 my $TIMING = $ENV{BENCH_TIMING_REQUESTS} // 5000;
 my $CHANGES = $ENV{BENCH_FEED_CHANGES} // 100;
 my $IDLE = $ENV{BENCH_IDLE_SECS} // 10;
@@ -77,6 +79,15 @@ my @KEYS = map { $t->create_key('--name', "bench $_", '--access-key',
     '--ip', '10.0.0.0/8', '--ip', '127.0.0.1', '--expires', '30d') } 1 .. 16;
 my $AK = $KEYS[0]{access_key};
 my $SECRET = $KEYS[0]{access_secret};
+
+# a key like the others with a policy it never reaches: its rows cost the
+# leases, never a refusal
+$t->ctl('policy', 'create', 'bench', '--rate', '1000000/s', '--burst',
+    '1000000', '--quota', '1000000000000/day');
+my $POLICY_KEY = $t->create_key('--name', 'bench policy', '--access-key',
+    'BenchPolicy01', '--app', 'shop', '--interface', 'orders', '--ip',
+    '10.0.0.0/8', '--ip', '127.0.0.1', '--expires', '30d');
+$t->ctl('key', 'policy', 'BenchPolicy01', 'bench');
 
 # a 4 KiB JSON body for the POST rows
 my $BODY = '{"items":[' . join(',', map { sprintf '{"sku":"%08d"}', $_ }
@@ -110,9 +121,12 @@ write_file("$dir/records.req", "GET /records/orders HTTP/1.1\r\n"
     . "Host: a.bench\r\nAuthorization: Bearer $AK.$SECRET\r\n\r\n");
 write_file("$dir/off.req", "GET /off/orders HTTP/1.1\r\n"
     . "Host: a.bench\r\nAuthorization: Bearer $AK.$SECRET\r\n\r\n");
+write_file("$dir/policy.req", "GET /token/orders HTTP/1.1\r\n"
+    . "Host: a.bench\r\nAuthorization: Bearer "
+    . "$POLICY_KEY->{access_key}.$POLICY_KEY->{access_secret}\r\n\r\n");
 
 # limits judged in the summary besides the ratios: name, value, limit
-my (%runs, @failures, $rate, @limits);
+my (%runs, @failures, $rate, @limits, @leases);
 
 for my $round ($PARTS =~ /pairs/ ? (1 .. $ROUNDS) : ()) {
     print "\n# round $round\n";
@@ -135,8 +149,26 @@ for my $round ($PARTS =~ /pairs/ ? (1 .. $ROUNDS) : ()) {
     pair('plain location, token requests (records)', 'token, call records on',
         sub { 'records.req' });
     push @{ $runs{'ratio: call records on, less the token row (of plain)'} },
-        { ratio => last_ratio('token, call records on')
-                   - last_ratio('token'), target => 0.10 };
+        { ratio => last_ratio('token, call records on',
+                       'plain location, token requests (records)')
+                   - last_ratio('token', 'plain location, token requests'),
+          target => 0.10 };
+
+    # the same token requests of a key with a policy it never reaches:
+    # what the policy adds, as a share of the plain twin, is this ratio
+    # less the token row's; and the Redis commands it costs
+    my ($evals, $used) = (evals(), policy_used());
+    pair('plain location, token requests (policy)', 'token, a policy',
+        sub { 'policy.req' });
+    push @{ $runs{'ratio: a policy, less the token row (of plain)'} },
+        { ratio => last_ratio('token, a policy',
+                       'plain location, token requests (policy)')
+                   - last_ratio('token', 'plain location, token requests'),
+          target => 0.05 };
+    # leases (EVAL) per 1,000 of the key's requests, as its quota counts
+    # them (tokens leased and not yet spent with them)
+    push @leases, 1000 * (evals() - $evals)
+        / ((policy_used() - $used) || 1);
 
     # signed now: its date must stay within the window for the whole run
     my ($pf, $s1) = pair('plain location, a signed request',
@@ -177,7 +209,13 @@ for my $round ($PARTS =~ /pairs/ ? (1 .. $ROUNDS) : ()) {
     ratio($s3, $bare);
 }
 
+if (@leases) {
+    push @limits, ['leases (EVAL) per 1,000 requests of a hot key',
+        median(@leases), 10];
+}
+
 timing() if $PARTS =~ /timing/;
+nodes() if $PARTS =~ /nodes/;
 scale() if $PARTS =~ /scale/;
 # after scale: its key list counts the keys, and these add some
 feed() if $PARTS =~ /feed/;
@@ -261,6 +299,74 @@ http {
     }
 }
 EOF
+}
+
+# what the policy's key has used of its quota, as Redis counts it
+sub policy_used {
+    my $r = $t->ctl_json('key', 'usage', 'BenchPolicy01');
+    return $r->{json}{usage}{quota}{used} // 0;
+}
+
+# EVAL calls Redis has run: the leases
+sub evals {
+    my $info = $t->redis('INFO', 'commandstats');
+    return $info =~ /^cmdstat_eval:calls=(\d+)/m ? $1 : 0;
+}
+
+# a quota of 1,000 on two nodes (this nginx and a second one on the same
+# Redis), 8 clients sending 2,400 requests at once, then one at a time
+# until both refuse: what was admitted, which must be exactly 1,000
+sub nodes {
+    print "\n# a quota of 1,000 on two nodes\n";
+    $t->ctl('policy', 'create', 'nodes', '--quota', '1000/day');
+    my $key = $t->create_key('--name', 'bench nodes', '--access-key',
+        'BenchNodes01', '--app', 'shop', '--interface', 'orders');
+    $t->ctl('key', 'policy', 'BenchNodes01', 'nodes');
+
+    my $t2 = Apiauth::Test->new;
+    $t2->{master_key} = $t->master_key;
+    $t2->{ports}{redis} = $t->port('redis');
+    $t2->write_nginx_conf(nginx_conf(main => 'worker_processes 2;',
+        server => "        location /token/ { apiauth token; "
+            . "apiauth_app shop; apiauth_interface orders; "
+            . "\@\@BACKEND\@\@ }\n"));
+    $t2->start_nginx;
+
+    my @ports = ($port, $t2->port('http'));
+    my $raw = sub {
+        my ($p) = @_;
+        my $host = $p == $port ? 'a.bench' : 'localhost';
+        return build_request('GET', '/token/orders', [['Host', $host],
+            token_headers($key), ['Connection', 'keep-alive']]);
+    };
+    my @kids = map {
+        my $p = $_;
+        @{ client_load($t, port => $p, clients => 4, n => 300, seconds => 0,
+            request => sub { $raw->($p) }) }
+    } @ports;
+    my $got = token_load_wait(\@kids);
+    my $admitted = $got->{200} // 0;
+    my ($i, $refused, $since) = (0, 0, undef);
+    while ($refused < 20 || time - $since < 1.6) {
+        my $p = $ports[$i++ % 2];
+        my $r = http($p, build_request('GET', '/token/orders',
+            [['Host', $p == $port ? 'a.bench' : 'localhost'],
+             token_headers($key)]));
+        if (($r->{status} // 0) == 200) {
+            $admitted++;
+            ($refused, $since) = (0, undef);
+        } else {
+            $since //= time;
+            $refused++;
+        }
+        last if $i > 5000;
+        sleep 0.002;
+    }
+    $t2->finish;
+    printf "admitted %d of a quota of 1,000 (2,400 requests at once, then "
+        . "%d one at a time)\n", $admitted, $i;
+    push @failures, "two nodes admitted $admitted of a quota of 1,000"
+        unless $admitted == 1000;
 }
 
 sub worker_pid {
@@ -526,11 +632,12 @@ sub ratio {
         $target ? sprintf('  (target <= %.2f)', $target) : '';
 }
 
-# the paced median ratio of a row's last pair
+# the paced median ratio of a row's last pair with its twin (a row may
+# also have a ratio to the bare row: not that one)
 sub last_ratio {
-    my ($name) = @_;
-    my ($key) = grep { /^ratio: \Q$name\E \(paced\) \// } keys %runs
-        or die "no ratio for $name\n";
+    my ($name, $twin) = @_;
+    my $key = "ratio: $name (paced) / $twin (paced)";
+    die "no ratio for $name\n" unless $runs{$key};
     return $runs{$key}[-1]{ratio};
 }
 

@@ -88,7 +88,7 @@ static const char  policy_create_help[] =
     "--utc-offset: where calendar periods start (" APIAUTH_OFFSET_RULE
     ",\n"
     "      default +00:00); --anchor first-use: a period starts at a key's\n"
-    "      first request after the last one ended.\n";
+    "      first request after the last one ended.  Both need --quota.\n";
 
 static const char  policy_update_help[] =
     "usage: apiauth-ctl policy update NAME [--rate RATE|none] [--burst N]\n"
@@ -96,7 +96,8 @@ static const char  policy_update_help[] =
     "           [--anchor calendar|first-use] [--dry-run|--no-dry-run]\n"
     "           [--json]\n"
     "\n"
-    "Changes what is given; every key that uses the policy has it on every\n"
+    "Changes what is given and keeps the rest (a new --rate keeps the\n"
+    "burst unless --burst); every key that uses the policy has it on every\n"
     "nginx within a second.  A lower quota applies at once to what keys\n"
     "have used in the current period.\n";
 
