@@ -37,6 +37,7 @@ SHARED_SRCS := $(MOD)/apiauth_crypto.c $(MOD)/apiauth_hash.c \
                $(MOD)/apiauth_key.c \
                $(MOD)/apiauth_ip.c $(MOD)/apiauth_scope.c \
                $(MOD)/apiauth_sign.c $(MOD)/apiauth_policy.c \
+               $(MOD)/apiauth_jwt.c $(MOD)/apiauth_jwt_key.c \
                $(MOD)/apiauth_store.c
 SHARED_HDRS := $(SHARED_SRCS:.c=.h)
 

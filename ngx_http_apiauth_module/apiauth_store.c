@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "apiauth_jwt.h"
 #include "apiauth_key.h"
 #include "apiauth_scope.h"
 #include "apiauth_store.h"
@@ -18,6 +19,7 @@
 
 
 static void apiauth_record_expires(apiauth_record_t *rec);
+static int apiauth_record_jwt(apiauth_record_t *rec);
 
 
 #define APIAUTH_CALL_NAME(id, name)  name,
@@ -49,6 +51,12 @@ static const struct {
     apiauth_record_field(updated),
     apiauth_record_field(policy),
     apiauth_record_field(limits),
+    apiauth_record_field(jwt_alg),
+    apiauth_record_field(jwt_public_key),
+    apiauth_record_field(jwt_issuer),
+    apiauth_record_field(jwt_audience),
+    apiauth_record_field(jwt_max_lifetime),
+    apiauth_record_field(jwt_require_exp),
     { NULL, 0, 0 }
 };
 
@@ -161,6 +169,16 @@ apiauth_record_parse(apiauth_record_t *rec, const apiauth_text_t *fv,
         rec->limited = 1;
     }
 
+    /* a JWT method that cannot be read must not mean a weaker one */
+
+    if (rec->jwt_alg.data) {
+        if (apiauth_record_jwt(rec) != 0) {
+            *why = "its JWT method is not one (jwt_alg, jwt_public_key, "
+                   "jwt_max_lifetime or jwt_require_exp)";
+            return -1;
+        }
+    }
+
     *why = NULL;
 
     return 0;
@@ -204,4 +222,66 @@ apiauth_record_expires(apiauth_record_t *rec)
     }
 
     rec->expires_at = (v > 0) ? v : -1;
+}
+
+
+/*
+ * jwt_alg one of the four names; a public key for all but HS256;
+ * jwt_max_lifetime a number of seconds, jwt_require_exp on or off (both
+ * optional: any lifetime, exp required)
+ */
+
+static int
+apiauth_record_jwt(apiauth_record_t *rec)
+{
+    size_t     i;
+    long long  v;
+
+    rec->jwt = apiauth_jwt_alg(rec->jwt_alg.data, rec->jwt_alg.len);
+
+    if (rec->jwt <= 0) {
+        rec->jwt = 0;
+        return -1;
+    }
+
+    if (rec->jwt != APIAUTH_JWT_HS256
+        && (rec->jwt_public_key.data == NULL || rec->jwt_public_key.len == 0))
+    {
+        return -1;
+    }
+
+    rec->jwt_exp = 1;
+
+    if (rec->jwt_require_exp.data) {
+        if (apiauth_text_is(&rec->jwt_require_exp, "off")) {
+            rec->jwt_exp = 0;
+
+        } else if (!apiauth_text_is(&rec->jwt_require_exp, "on")) {
+            return -1;
+        }
+    }
+
+    if (rec->jwt_max_lifetime.data) {
+        v = 0;
+
+        if (rec->jwt_max_lifetime.len == 0
+            || rec->jwt_max_lifetime.len > 10)
+        {
+            return -1;
+        }
+
+        for (i = 0; i < rec->jwt_max_lifetime.len; i++) {
+            if (rec->jwt_max_lifetime.data[i] < '0'
+                || rec->jwt_max_lifetime.data[i] > '9')
+            {
+                return -1;
+            }
+
+            v = v * 10 + (rec->jwt_max_lifetime.data[i] - '0');
+        }
+
+        rec->jwt_lifetime = v;
+    }
+
+    return 0;
 }

@@ -104,6 +104,12 @@ typedef struct {
     apiauth_text_t        updated;
     apiauth_text_t        policy;
     apiauth_text_t        limits;       /* the policy's, apiauth_policy.h */
+    apiauth_text_t        jwt_alg;      /* the JWT method (docs/jwt.md) */
+    apiauth_text_t        jwt_public_key;
+    apiauth_text_t        jwt_issuer;
+    apiauth_text_t        jwt_audience;
+    apiauth_text_t        jwt_max_lifetime;
+    apiauth_text_t        jwt_require_exp;
 
     int                   enabled;
 
@@ -119,6 +125,10 @@ typedef struct {
 
     int                   limited;      /* limits read into rules */
     apiauth_policy_t      rules;
+
+    int                   jwt;          /* APIAUTH_JWT_*: 0, no method */
+    long long             jwt_lifetime; /* seconds; 0: any */
+    int                   jwt_exp;      /* exp required */
 } apiauth_record_t;
 
 

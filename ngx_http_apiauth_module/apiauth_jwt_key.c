@@ -1,0 +1,7 @@
+
+/*
+ * Copyright (C) ngx_http_apiauth_module authors
+ */
+
+
+#include "apiauth_jwt_key.h"
