@@ -39,7 +39,7 @@ ngx_http_apiauth_limits_check(ngx_http_request_t *r,
 {
     ngx_int_t                      rc;
     ngx_uint_t                     verdict;
-    ngx_http_apiauth_spend_t      *sp;
+    ngx_http_apiauth_spend_t       spend, *sp;
     ngx_http_apiauth_main_conf_t  *amcf;
 
     switch (ctx->limits_state) {
@@ -57,16 +57,7 @@ ngx_http_apiauth_limits_check(ngx_http_request_t *r,
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
 
-    sp = ctx->spend;
-
-    if (sp == NULL) {
-        sp = ngx_palloc(r->pool, sizeof(ngx_http_apiauth_spend_t));
-        if (sp == NULL) {
-            return NGX_ERROR;
-        }
-
-        ctx->spend = sp;
-    }
+    sp = &spend;
 
     for ( ;; ) {
         verdict = ngx_http_apiauth_tokens_spend(amcf->limits_zone,
@@ -151,6 +142,19 @@ ngx_http_apiauth_limits_check(ngx_http_request_t *r,
     ctx->limits_state = NGX_HTTP_APIAUTH_LIMITS_DONE;
     ctx->limits_reason = *reason;
     ctx->limits_headers = alcf->ratelimit_headers;
+
+    /* what the headers will say, kept where there will be headers */
+
+    if (alcf->ratelimit_headers != NGX_HTTP_APIAUTH_HEADERS_OFF
+        || ctx->retry_at)
+    {
+        ctx->spend = ngx_palloc(r->pool, sizeof(ngx_http_apiauth_spend_t));
+        if (ctx->spend == NULL) {
+            return NGX_ERROR;
+        }
+
+        *ctx->spend = spend;
+    }
 
     return NGX_OK;
 }
