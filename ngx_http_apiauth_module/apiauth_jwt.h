@@ -21,6 +21,7 @@
 
 #define APIAUTH_JWT_MAX             8192      /* a token's bytes, at most */
 #define APIAUTH_JWT_CLAIMS_MAX      32        /* top-level claims kept */
+#define APIAUTH_JWT_CLAIM_MAX       256       /* a key's issuer, audience */
 
 /* algorithms; a key pins exactly one */
 #define APIAUTH_JWT_NONE            0         /* no JWT method */
