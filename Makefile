@@ -58,7 +58,8 @@ UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 
 DEB_PKGS    = nginx nginx-dev redis-server redis-tools libhiredis-dev \
               libssl-dev libpcre2-dev libsqlite3-dev zlib1g-dev wrk curl \
-              build-essential python3 python3-prometheus-client sqlite3 perl \
+              build-essential python3 python3-prometheus-client python3-jwt \
+              sqlite3 perl \
               procps
 
 .PHONY: all deps module tool unit test demo bench install clean

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "apiauth_jwt.h"
+#include "apiauth_jwt_key.h"
 #include "apiauth_key.h"
 #include "apiauth_scope.h"
 #include "apiauth_store.h"
@@ -246,6 +247,15 @@ apiauth_record_jwt(apiauth_record_t *rec)
 
     if (rec->jwt != APIAUTH_JWT_HS256
         && (rec->jwt_public_key.data == NULL || rec->jwt_public_key.len == 0))
+    {
+        return -1;
+    }
+
+    /* the bounds apiauth-ctl writes within, and nginx's cache keeps */
+
+    if (rec->jwt_public_key.len > APIAUTH_JWT_PEM_MAX
+        || rec->jwt_issuer.len > APIAUTH_JWT_CLAIM_MAX
+        || rec->jwt_audience.len > APIAUTH_JWT_CLAIM_MAX)
     {
         return -1;
     }

@@ -23,6 +23,7 @@
 #include "apiauth_key.h"
 #include "apiauth_store.h"
 #include "apiauth_ip.h"
+#include "apiauth_jwt_key.h"
 
 
 #define CTL_VERSION        "0.1.0"
@@ -78,6 +79,16 @@ typedef struct {
     const char     *refused;          /* why nginx refuses it, or NULL */
     char           *policy;           /* NULL: none */
     char           *limits;           /* the policy's, as the key holds them */
+
+    /* the JWT method (docs/jwt.md): the fields as stored, NULL if absent */
+    char           *jwt_alg;          /* NULL: no JWT method */
+    char           *jwt_public_key;
+    char           *jwt_issuer;
+    char           *jwt_audience;
+    char           *jwt_max_lifetime;
+    char           *jwt_require_exp;
+    char            jwt_fingerprint[APIAUTH_JWT_FINGERPRINT_LEN + 1];
+    const char     *jwt_key_error;    /* why the public key does not load */
 } ctl_key_t;
 
 
@@ -213,6 +224,12 @@ int ctl_key_usage(int argc, char **argv);
 void ctl_policy_in_use(const char *detail) __attribute__((noreturn));
 void ctl_usage_json(const ctl_key_t *k);
 void ctl_usage_print(const ctl_key_t *k);
+
+/* jwt.c: a key's JWT method */
+int ctl_key_jwt(int argc, char **argv);
+void ctl_jwt_check(ctl_key_t *k, const apiauth_record_t *rec);
+void ctl_jwt_json(const ctl_key_t *k);
+void ctl_jwt_print(const ctl_key_t *k);
 
 /* config.c */
 int do_config(int argc, char **argv);

@@ -79,6 +79,8 @@ static const char  key_help[] =
     "  expire AK TIME|never\n"
     "  policy AK NAME|none       (apiauth-ctl policy --help)\n"
     "  usage AK\n"
+    "  jwt AK --alg HS256|RS256|ES256|EdDSA [--public-key FILE] ... | off\n"
+    "                            (apiauth-ctl key jwt --help)\n"
     "\n"
     "AK: " APIAUTH_ACCESS_KEY_RULE ".\n"
     "APP, IF: " APIAUTH_PLAIN_NAME_RULE " (\"all\" means every one).\n"
@@ -187,6 +189,7 @@ static const ctl_cmd_t  key_cmds[] = {
     { "expire", key_expire },
     { "policy", ctl_key_policy },
     { "usage", ctl_key_usage },
+    { "jwt", ctl_key_jwt },
     { NULL, NULL }
 };
 

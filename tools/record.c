@@ -120,6 +120,34 @@ ctl_key_from_reply(ctl_key_t *k, const char *ak, redisReply *r)
         k->limits = record_text(&rec.limits, "");
     }
 
+    /* the JWT method's fields, absent ones NULL; its public key loaded */
+
+    if (rec.jwt_alg.data) {
+        k->jwt_alg = record_text(&rec.jwt_alg, "");
+    }
+
+    if (rec.jwt_public_key.data) {
+        k->jwt_public_key = record_text(&rec.jwt_public_key, "");
+    }
+
+    if (rec.jwt_issuer.data) {
+        k->jwt_issuer = record_text(&rec.jwt_issuer, "");
+    }
+
+    if (rec.jwt_audience.data) {
+        k->jwt_audience = record_text(&rec.jwt_audience, "");
+    }
+
+    if (rec.jwt_max_lifetime.data) {
+        k->jwt_max_lifetime = record_text(&rec.jwt_max_lifetime, "");
+    }
+
+    if (rec.jwt_require_exp.data) {
+        k->jwt_require_exp = record_text(&rec.jwt_require_exp, "");
+    }
+
+    ctl_jwt_check(k, &rec);
+
     /* only an absent field means never: what is there and no time expired */
 
     k->expires = rec.expires_at;
@@ -146,6 +174,12 @@ ctl_key_free(ctl_key_t *k)
     free(k->expires_text);
     free(k->policy);
     free(k->limits);
+    free(k->jwt_alg);
+    free(k->jwt_public_key);
+    free(k->jwt_issuer);
+    free(k->jwt_audience);
+    free(k->jwt_max_lifetime);
+    free(k->jwt_require_exp);
 }
 
 
@@ -243,6 +277,7 @@ ctl_key_json_members(const ctl_key_t *k, int reveal)
     ctl_list_json(k->ips, 0);
     json_str_field("nginx_refuses", k->refused);
     json_str_field("policy", k->policy);
+    ctl_jwt_json(k);
 }
 
 
@@ -300,6 +335,7 @@ ctl_key_print(const ctl_key_t *k, int reveal)
                                          strlen(k->interfaces))
                     ? "all" : k->interfaces);
     ctl_print_field("ip whitelist", k->ips[0] ? k->ips : "any address");
+    ctl_jwt_print(k);
     ctl_print_field("policy", k->policy ? k->policy : "none (no limits)");
 
     if (k->refused) {

@@ -1,6 +1,6 @@
 -- KEYS: meta, index, source key, new key.  ARGV: id, now, source ak,
 -- new ak, name, salt, status, expires ('' for never).  The copy has the
--- source's policy, and its own usage.  Returns the salt.
+-- source's policy and JWT method, and its own usage.  Returns the salt.
 local e = check_id()
 if e then return e end
 if redis.call('EXISTS', KEYS[3]) == 0 then
@@ -14,7 +14,9 @@ if redis.call('ZCARD', KEYS[2]) >= max then
   return redis.error_reply('MAXKEYS ' .. max)
 end
 local s = redis.call('HMGET', KEYS[3], 'description', 'apps', 'interfaces',
-                     'ips', 'policy', 'limits')
+                     'ips', 'policy', 'limits', 'jwt_alg', 'jwt_public_key',
+                     'jwt_issuer', 'jwt_audience', 'jwt_max_lifetime',
+                     'jwt_require_exp')
 if #split(s[4]) > APIAUTH_IPS_MAX then
   return redis.error_reply('MAXIPS ' .. APIAUTH_IPS_MAX .. ' module')
 end
@@ -31,6 +33,14 @@ if s[5] and s[6] then
   f[#f + 1] = 'limits'
   f[#f + 1] = s[6]
   redis.call('SADD', APIAUTH_POLICY_KEYS_PREFIX .. s[5], ARGV[4])
+end
+local jwt = { 'jwt_alg', 'jwt_public_key', 'jwt_issuer', 'jwt_audience',
+              'jwt_max_lifetime', 'jwt_require_exp' }
+for i, name in ipairs(jwt) do
+  if s[6 + i] then
+    f[#f + 1] = name
+    f[#f + 1] = s[6 + i]
+  end
 end
 redis.call('HSET', KEYS[4], unpack(f))
 redis.call('ZADD', KEYS[2], 0, ARGV[4])
