@@ -49,11 +49,18 @@ struct ngx_http_apiauth_cache_node_s {
     u_char                          negative;
     u_char                          enabled;
     u_char                          limited;       /* limits after ips */
+    u_char                          jwt_alg;       /* JWT texts after */
+    u_char                          jwt_require_exp;
     u_char                          ak_len;
     u_short                         name_len;
     u_short                         nips;
     uint32_t                        apps_len;
     uint32_t                        interfaces_len;
+    uint32_t                        jwt_version;
+    u_short                         jwt_issuer_len;
+    u_short                         jwt_audience_len;
+    u_short                         jwt_public_key_len;
+    time_t                          jwt_max_lifetime;
     ngx_msec_t                      fresh_until;
     time_t                          expires;
     time_t                          warned;        /* cache_warn() */
@@ -309,13 +316,16 @@ static ngx_int_t
 ngx_http_apiauth_cache_copy(ngx_http_apiauth_cache_node_t *cn,
     ngx_http_apiauth_key_t *key, ngx_pool_t *pool)
 {
-    u_char  *p;
+    u_char  *p, *jwt;
     size_t   size;
 
     size = cn->name_len + cn->apps_len + cn->interfaces_len
            + cn->nips * sizeof(apiauth_ip_entry_t);
+    jwt = cn->data + cn->ak_len + size
+          + (cn->limited ? sizeof(ngx_http_apiauth_limits_t) : 0);
 
-    p = ngx_pnalloc(pool, size ? size : 1);
+    p = ngx_pnalloc(pool, (size ? size : 1) + cn->jwt_issuer_len
+                          + cn->jwt_audience_len + cn->jwt_public_key_len);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -347,6 +357,27 @@ ngx_http_apiauth_cache_copy(ngx_http_apiauth_cache_node_t *cn,
     if (cn->limited) {
         ngx_memcpy(&key->limits, cn->data + cn->ak_len + size,
                    sizeof(ngx_http_apiauth_limits_t));
+    }
+
+    key->jwt_alg = cn->jwt_alg;
+
+    if (cn->jwt_alg) {
+        key->jwt_require_exp = cn->jwt_require_exp;
+        key->jwt_max_lifetime = cn->jwt_max_lifetime;
+        key->jwt_version = cn->jwt_version;
+
+        p = (u_char *) key->ips + cn->nips * sizeof(apiauth_ip_entry_t);
+
+        key->jwt_issuer.data = p;
+        key->jwt_issuer.len = cn->jwt_issuer_len;
+        key->jwt_audience.data = p + cn->jwt_issuer_len;
+        key->jwt_audience.len = cn->jwt_audience_len;
+        key->jwt_public_key.data = key->jwt_audience.data
+                                   + cn->jwt_audience_len;
+        key->jwt_public_key.len = cn->jwt_public_key_len;
+
+        ngx_memcpy(p, jwt, cn->jwt_issuer_len + cn->jwt_audience_len
+                           + cn->jwt_public_key_len);
     }
 
     return NGX_OK;
@@ -488,6 +519,9 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
         if (key->limited) {
             size += sizeof(ngx_http_apiauth_limits_t);
         }
+
+        size += key->jwt_issuer.len + key->jwt_audience.len
+                + key->jwt_public_key.len;
     }
 
     ngx_shmtx_lock(&cache->shpool->mutex);
@@ -599,7 +633,22 @@ ngx_http_apiauth_cache_put(ngx_shm_zone_t *zone, ngx_str_t *ak,
         cn->limited = (u_char) key->limited;
 
         if (key->limited) {
-            ngx_memcpy(p, &key->limits, sizeof(ngx_http_apiauth_limits_t));
+            p = ngx_cpymem(p, &key->limits,
+                           sizeof(ngx_http_apiauth_limits_t));
+        }
+
+        cn->jwt_alg = (u_char) key->jwt_alg;
+        cn->jwt_require_exp = (u_char) key->jwt_require_exp;
+        cn->jwt_max_lifetime = key->jwt_max_lifetime;
+        cn->jwt_version = key->jwt_version;
+        cn->jwt_issuer_len = (u_short) key->jwt_issuer.len;
+        cn->jwt_audience_len = (u_short) key->jwt_audience.len;
+        cn->jwt_public_key_len = (u_short) key->jwt_public_key.len;
+
+        if (key->jwt_alg) {
+            p = ngx_cpymem(p, key->jwt_issuer.data, key->jwt_issuer.len);
+            p = ngx_cpymem(p, key->jwt_audience.data, key->jwt_audience.len);
+            ngx_memcpy(p, key->jwt_public_key.data, key->jwt_public_key.len);
         }
 
         ngx_queue_insert_head(&cache->sh->queue, &cn->queue);
@@ -727,7 +776,9 @@ ngx_http_apiauth_key_copy(ngx_pool_t *pool, ngx_http_apiauth_key_t *dst,
     size_t   size;
 
     size = src->name.len + src->apps.len + src->interfaces.len
-           + src->nips * sizeof(apiauth_ip_entry_t);
+           + src->nips * sizeof(apiauth_ip_entry_t)
+           + src->jwt_issuer.len + src->jwt_audience.len
+           + src->jwt_public_key.len;
 
     p = ngx_pnalloc(pool, size ? size : 1);
     if (p == NULL) {
@@ -746,7 +797,18 @@ ngx_http_apiauth_key_copy(ngx_pool_t *pool, ngx_http_apiauth_key_t *dst,
     p = ngx_cpymem(p, src->interfaces.data, src->interfaces.len);
 
     dst->ips = (apiauth_ip_entry_t *) p;
-    ngx_memcpy(p, src->ips, src->nips * sizeof(apiauth_ip_entry_t));
+    p = ngx_cpymem(p, src->ips, src->nips * sizeof(apiauth_ip_entry_t));
+
+    if (src->jwt_alg) {
+        dst->jwt_issuer.data = p;
+        p = ngx_cpymem(p, src->jwt_issuer.data, src->jwt_issuer.len);
+
+        dst->jwt_audience.data = p;
+        p = ngx_cpymem(p, src->jwt_audience.data, src->jwt_audience.len);
+
+        dst->jwt_public_key.data = p;
+        ngx_memcpy(p, src->jwt_public_key.data, src->jwt_public_key.len);
+    }
 
     return NGX_OK;
 }

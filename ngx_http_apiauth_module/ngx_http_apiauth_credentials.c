@@ -2,8 +2,10 @@
 /*
  * Copyright (C) ngx_http_apiauth_module authors
  *
- * Credentials: a signature (Authorization: APIAUTH-HMAC-SHA256 ...) or a
- * token (Authorization: Bearer AK.SECRET, X-Api-Key: AK.SECRET).  Parsing
+ * Credentials: a signature (Authorization: APIAUTH-HMAC-SHA256 ...), a
+ * token (Authorization: Bearer AK.SECRET, X-Api-Key: AK.SECRET) or a JWT
+ * (Authorization: Bearer HEADER.PAYLOAD.SIGNATURE, ngx_http_apiauth_jwt.c).
+ * Parsing
  * needs no key; verifying needs the key's secret.  An accessKey that does
  * not exist is verified against a decoy key all the same, so that its
  * refusal costs what a wrong signature costs.
@@ -19,7 +21,8 @@
 #include "ngx_http_apiauth_module.h"
 
 
-#define NGX_HTTP_APIAUTH_AUTH_MAX    4096
+/* the longest Authorization read: a Bearer JWT of APIAUTH_JWT_MAX */
+#define NGX_HTTP_APIAUTH_AUTH_MAX    (sizeof("Bearer ") - 1 + APIAUTH_JWT_MAX)
 
 
 typedef struct {
@@ -40,6 +43,7 @@ static ngx_uint_t ngx_http_apiauth_parse_signature(ngx_http_request_t *r,
 static ngx_uint_t ngx_http_apiauth_parse_token(ngx_http_apiauth_ctx_t *ctx,
     ngx_table_elt_t *h, u_char *p, size_t len);
 static ngx_uint_t ngx_http_apiauth_authority(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_apiauth_dots(u_char *p, size_t len);
 static void ngx_http_apiauth_trim(ngx_str_t *v);
 static apiauth_header_t *ngx_http_apiauth_headers(ngx_http_request_t *r,
     ngx_uint_t nheaders);
@@ -211,6 +215,17 @@ ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
         return ngx_http_apiauth_parse_signature(r, ctx, &sent);
     }
 
+    /* a JWT: three parts, where a token has two */
+
+    if (bearer && (mode & NGX_HTTP_APIAUTH_JWT)
+        && ngx_http_apiauth_dots(auth->value.data + 7,
+                                 auth->value.len - 7) == 2)
+    {
+        ctx->cred_type = NGX_HTTP_APIAUTH_JWT;
+        return ngx_http_apiauth_jwt_parse(r, ctx, auth, auth->value.data + 7,
+                                          auth->value.len - 7);
+    }
+
     if (mode & NGX_HTTP_APIAUTH_TOKEN) {
 
         if (bearer) {
@@ -236,6 +251,19 @@ ngx_http_apiauth_credentials_parse(ngx_http_request_t *r,
     }
 
     return NGX_HTTP_APIAUTH_MISSING_CREDENTIALS;
+}
+
+
+static ngx_uint_t
+ngx_http_apiauth_dots(u_char *p, size_t len)
+{
+    ngx_uint_t  n;
+
+    for (n = 0; len; len--) {
+        n += (*p++ == '.');
+    }
+
+    return n;
 }
 
 
@@ -465,6 +493,10 @@ ngx_http_apiauth_credentials_verify(ngx_http_request_t *r,
                                     key->secret, sizeof(key->secret))
                 == 0)
                ? NGX_HTTP_APIAUTH_OK : NGX_HTTP_APIAUTH_BAD_SECRET;
+    }
+
+    if (ctx->cred_type == NGX_HTTP_APIAUTH_JWT) {
+        return ngx_http_apiauth_jwt_verify(r, ctx, key);
     }
 
     /* the raw target of the request line, whatever rewrites did since */

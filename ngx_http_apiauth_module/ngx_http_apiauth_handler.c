@@ -216,7 +216,8 @@ ngx_http_apiauth_credentials(ngx_http_request_t *r,
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "apiauth: %s credentials of \"%V\": %V",
-                   ctx->cred_type == NGX_HTTP_APIAUTH_TOKEN ? "token"
+                   ctx->cred_type == NGX_HTTP_APIAUTH_JWT ? "jwt"
+                   : ctx->cred_type == NGX_HTTP_APIAUTH_TOKEN ? "token"
                    : ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE ? "signature"
                    : "no",
                    &ctx->access_key,
@@ -491,7 +492,10 @@ ngx_http_apiauth_replay(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_int_t                      rc;
     ngx_http_apiauth_main_conf_t  *amcf;
 
-    if (ctx->cred_type != NGX_HTTP_APIAUTH_SIGNATURE
+    /* a JWT's jti is its nonce; a JWT without one is not checked */
+
+    if (!(ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE
+          || (ctx->cred_type == NGX_HTTP_APIAUTH_JWT && ctx->nonce.len))
         || !alcf->replay || ctx->nonce_remembered)
     {
         return NGX_HTTP_APIAUTH_OK;
@@ -586,12 +590,23 @@ static ngx_uint_t
 ngx_http_apiauth_judge(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_loc_conf_t *alcf)
 {
+    ngx_uint_t               reason;
     ngx_http_apiauth_key_t  *key;
 
     key = &ctx->key;
 
     if (!ngx_http_apiauth_in_window(ctx, alcf)) {
         return NGX_HTTP_APIAUTH_CLOCK_SKEW;
+    }
+
+    /* a JWT's claims, cached or not: this location's leeway */
+
+    if (ctx->cred_type == NGX_HTTP_APIAUTH_JWT) {
+        reason = ngx_http_apiauth_jwt_claims(r, ctx, alcf);
+
+        if (reason != NGX_HTTP_APIAUTH_OK) {
+            return reason;
+        }
     }
 
     if (!key->enabled) {

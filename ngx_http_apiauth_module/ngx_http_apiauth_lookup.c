@@ -37,6 +37,8 @@ static void ngx_http_apiauth_lookup_done(ngx_http_apiauth_redis_cmd_t *cmd,
     redisReply *reply);
 static ngx_uint_t ngx_http_apiauth_lookup_parse(ngx_str_t *ak,
     redisReply *reply, ngx_http_apiauth_key_t *key);
+static void ngx_http_apiauth_lookup_text(ngx_str_t *dst,
+    const apiauth_text_t *src);
 
 
 static ngx_rbtree_t                   ngx_http_apiauth_lookups;
@@ -327,6 +329,17 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
                                               rec.limits.len);
     }
 
+    if (rec.jwt) {
+        key->jwt_alg = rec.jwt;
+        key->jwt_require_exp = rec.jwt_exp;
+        key->jwt_max_lifetime = (time_t) rec.jwt_lifetime;
+        /* absent texts are empty, never NULL: they are copied */
+        ngx_http_apiauth_lookup_text(&key->jwt_issuer, &rec.jwt_issuer);
+        ngx_http_apiauth_lookup_text(&key->jwt_audience, &rec.jwt_audience);
+        ngx_http_apiauth_lookup_text(&key->jwt_public_key,
+                                     &rec.jwt_public_key);
+    }
+
     amcf = ngx_http_apiauth_lookup_conf;
 
     /* the hex secret is the HMAC key; it is kept in the forms used */
@@ -343,6 +356,19 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
         goto malformed;
     }
 
+    /* a verified token stands for this secret and method only */
+
+    if (key->jwt_alg) {
+        ngx_crc32_init(key->jwt_version);
+        ngx_crc32_update(&key->jwt_version, key->secret,
+                         sizeof(key->secret));
+        ngx_crc32_update(&key->jwt_version, (u_char *) &key->jwt_alg,
+                         sizeof(key->jwt_alg));
+        ngx_crc32_update(&key->jwt_version, key->jwt_public_key.data,
+                         key->jwt_public_key.len);
+        ngx_crc32_final(key->jwt_version);
+    }
+
     return NGX_HTTP_APIAUTH_KEY_FOUND;
 
 malformed:
@@ -352,4 +378,17 @@ malformed:
                   "(%s)", ak, why);
 
     return NGX_HTTP_APIAUTH_KEY_MALFORMED;
+}
+
+
+static void
+ngx_http_apiauth_lookup_text(ngx_str_t *dst, const apiauth_text_t *src)
+{
+    if (src->data) {
+        dst->data = (u_char *) src->data;
+        dst->len = src->len;
+
+    } else {
+        ngx_str_set(dst, "");
+    }
 }

@@ -20,6 +20,7 @@
 #define NGX_HTTP_APIAUTH_NONCE_SIZE      (64 * 1024 * 1024)
 #define NGX_HTTP_APIAUTH_NONCE_SHARE     25         /* percent */
 #define NGX_HTTP_APIAUTH_LIMITS_SIZE     (4 * 1024 * 1024)
+#define NGX_HTTP_APIAUTH_JWT_CACHE_SIZE  (4 * 1024 * 1024)
 #define NGX_HTTP_APIAUTH_NODES_MAX       1000
 
 
@@ -63,6 +64,10 @@ static char *ngx_http_apiauth_limits_zone(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_apiauth_limits_param(ngx_conf_t *cf,
     ngx_str_t *value, void *data);
+static char *ngx_http_apiauth_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_apiauth_no_param(ngx_conf_t *cf, ngx_str_t *value,
+    void *data);
 static char *ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf);
 static char *ngx_http_apiauth_name(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
@@ -74,6 +79,7 @@ static ngx_conf_enum_t  ngx_http_apiauth_modes[] = {
     { ngx_string("off"), NGX_HTTP_APIAUTH_OFF },
     { ngx_string("signature"), NGX_HTTP_APIAUTH_SIGNATURE },
     { ngx_string("token"), NGX_HTTP_APIAUTH_TOKEN },
+    { ngx_string("jwt"), NGX_HTTP_APIAUTH_JWT },
     { ngx_string("any"), NGX_HTTP_APIAUTH_ANY },
     { ngx_null_string, 0 }
 };
@@ -148,6 +154,20 @@ static ngx_command_t  ngx_http_apiauth_commands[] = {
       ngx_http_apiauth_limits_zone,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("apiauth_jwt_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_apiauth_jwt_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("apiauth_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_apiauth_loc_conf_t, jwt_leeway),
       NULL },
 
     { ngx_string("apiauth_limits_store_error"),
@@ -316,6 +336,14 @@ ngx_http_apiauth_reason_t  ngx_http_apiauth_reasons[] = {
                             NGX_HTTP_TOO_MANY_REQUESTS, "denied"),
     ngx_http_apiauth_reason("quota_exceeded", "quota_exceeded",
                             NGX_HTTP_TOO_MANY_REQUESTS, "denied"),
+    ngx_http_apiauth_reason("expired_token", "expired_token",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("token_not_yet_valid", "token_not_yet_valid",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("wrong_algorithm", "invalid_credentials",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
+    ngx_http_apiauth_reason("bad_claims", "bad_claims",
+                            NGX_HTTP_UNAUTHORIZED, "denied"),
     ngx_http_apiauth_reason("unfinished", "unfinished", 0, "error")
 };
 
@@ -339,6 +367,10 @@ static ngx_http_variable_t  ngx_http_apiauth_vars[] = {
 
     { ngx_string("apiauth_reason"), NULL, ngx_http_apiauth_variable,
       NGX_HTTP_APIAUTH_VAR_REASON, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("apiauth_jwt_claim_"), NULL,
+      ngx_http_apiauth_jwt_claim_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
 
       ngx_http_null_variable
 };
@@ -535,6 +567,7 @@ ngx_http_apiauth_create_loc_conf(ngx_conf_t *cf)
     conf->records = NGX_CONF_UNSET;
     conf->store_error = NGX_CONF_UNSET_UINT;
     conf->ratelimit_headers = NGX_CONF_UNSET_UINT;
+    conf->jwt_leeway = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -561,6 +594,7 @@ ngx_http_apiauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->ratelimit_headers,
                               prev->ratelimit_headers,
                               NGX_HTTP_APIAUTH_HEADERS_OFF);
+    ngx_conf_merge_sec_value(conf->jwt_leeway, prev->jwt_leeway, 30);
 
     if (conf->app == NULL) {
         conf->app = prev->app;
@@ -1166,6 +1200,40 @@ ngx_http_apiauth_limits_zone(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* apiauth_jwt_cache zone=NAME:SIZE */
+
+static char *
+ngx_http_apiauth_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_apiauth_main_conf_t *amcf = conf;
+
+    ssize_t    size;
+    ngx_str_t  name;
+
+    if (amcf->jwt_zone) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_apiauth_zone_args(cf, cmd, &name, &size,
+                                   ngx_http_apiauth_no_param, NULL)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    amcf->jwt_zone = ngx_http_apiauth_jwt_cache_add(cf, &name, size);
+
+    return amcf->jwt_zone ? NGX_CONF_OK : NGX_CONF_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_apiauth_no_param(ngx_conf_t *cf, ngx_str_t *value, void *data)
+{
+    return NGX_DECLINED;
+}
+
+
 /* nodes=N: how many nginx nodes share a limit when Redis is away */
 
 static ngx_int_t
@@ -1254,6 +1322,15 @@ ngx_http_apiauth_init_main_conf(ngx_conf_t *cf, void *conf)
         amcf->limits_zone = ngx_http_apiauth_tokens_add(cf, &name,
                                                   NGX_HTTP_APIAUTH_LIMITS_SIZE);
         if (amcf->limits_zone == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (amcf->jwt_zone == NULL) {
+        ngx_str_set(&name, "apiauth_jwt_cache");
+        amcf->jwt_zone = ngx_http_apiauth_jwt_cache_add(cf, &name,
+                                               NGX_HTTP_APIAUTH_JWT_CACHE_SIZE);
+        if (amcf->jwt_zone == NULL) {
             return NGX_CONF_ERROR;
         }
     }
@@ -1368,4 +1445,5 @@ ngx_http_apiauth_exit_process(ngx_cycle_t *cycle)
     ngx_http_apiauth_feed_exit();
     ngx_http_apiauth_lease_exit();
     ngx_http_apiauth_lookup_exit();
+    ngx_http_apiauth_jwt_exit();
 }

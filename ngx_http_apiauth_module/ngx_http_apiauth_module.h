@@ -22,13 +22,16 @@
 #include "apiauth_scope.h"
 #include "apiauth_sign.h"
 #include "apiauth_store.h"
+#include "apiauth_jwt.h"
+#include "apiauth_jwt_key.h"
 
 
 /* apiauth modes; a credential type is admitted where mode & type */
 #define NGX_HTTP_APIAUTH_OFF             0
 #define NGX_HTTP_APIAUTH_SIGNATURE       1
 #define NGX_HTTP_APIAUTH_TOKEN           2
-#define NGX_HTTP_APIAUTH_ANY             3
+#define NGX_HTTP_APIAUTH_JWT             4
+#define NGX_HTTP_APIAUTH_ANY             7
 
 
 /* the variables of the headers that carry credentials */
@@ -54,9 +57,13 @@
 #define NGX_HTTP_APIAUTH_UNSIGNED_BODY          15
 #define NGX_HTTP_APIAUTH_RATE_LIMITED           16
 #define NGX_HTTP_APIAUTH_QUOTA_EXCEEDED         17
+#define NGX_HTTP_APIAUTH_EXPIRED_TOKEN          18
+#define NGX_HTTP_APIAUTH_TOKEN_NOT_YET_VALID    19
+#define NGX_HTTP_APIAUTH_WRONG_ALGORITHM        20
+#define NGX_HTTP_APIAUTH_BAD_CLAIMS             21
 /* call records only: the request ended before a verdict */
-#define NGX_HTTP_APIAUTH_UNFINISHED             18
-#define NGX_HTTP_APIAUTH_REASONS                19
+#define NGX_HTTP_APIAUTH_UNFINISHED             22
+#define NGX_HTTP_APIAUTH_REASONS                23
 
 
 /* Redis links, by kind */
@@ -211,6 +218,15 @@ typedef struct {
     ngx_uint_t                  bad_expires;    /* to be logged */
     ngx_uint_t                  limited;        /* limits hold its policy */
     ngx_http_apiauth_limits_t   limits;
+
+    /* the JWT method (docs/jwt.md); jwt_alg 0: none */
+    ngx_uint_t                  jwt_alg;
+    ngx_uint_t                  jwt_require_exp;
+    time_t                      jwt_max_lifetime;
+    ngx_str_t                   jwt_issuer;
+    ngx_str_t                   jwt_audience;
+    ngx_str_t                   jwt_public_key; /* PEM */
+    uint32_t                    jwt_version;    /* of secret and method */
     /* the secret's bytes (tokens), and its HMAC key prepared (signatures) */
     u_char                      secret[APIAUTH_SECRET_LEN / 2];
     apiauth_hmac_key_t          hmac;
@@ -253,6 +269,7 @@ typedef struct {
     ngx_shm_zone_t             *nonce_zone;
     ngx_shm_zone_t             *status_zone;
     ngx_shm_zone_t             *limits_zone;
+    ngx_shm_zone_t             *jwt_zone;       /* verified tokens */
     ngx_uint_t                  limits_nodes;   /* the local share: 1/n */
 
     ngx_http_apiauth_records_conf_t  records;
@@ -283,6 +300,7 @@ typedef struct {
     ngx_flag_t                  records;
     ngx_uint_t                  store_error;    /* of the limits */
     ngx_uint_t                  ratelimit_headers;
+    time_t                      jwt_leeway;
 } ngx_http_apiauth_loc_conf_t;
 
 
@@ -343,6 +361,8 @@ typedef struct {
     time_t                      date_value;
     ngx_http_apiauth_nonce_id_t nonce_id;       /* where nonce_hashed */
     ngx_str_t                   body_hash;      /* hex; empty: unsigned */
+    apiauth_jwt_t              *jwt;            /* a JWT's, read */
+    ngx_str_t                   jwt_token;
     apiauth_header_t           *headers;
     ngx_uint_t                  nheaders;
 
@@ -464,6 +484,19 @@ ngx_int_t ngx_http_apiauth_nonce_hash(ngx_shm_zone_t *zone, ngx_str_t *ak,
 ngx_int_t ngx_http_apiauth_nonce_remember(ngx_shm_zone_t *zone,
     ngx_http_apiauth_nonce_id_t *id, time_t date, time_t skew, ngx_str_t *ak,
     ngx_log_t *log);
+
+/* ngx_http_apiauth_jwt.c: JSON Web Tokens on the request */
+ngx_shm_zone_t *ngx_http_apiauth_jwt_cache_add(ngx_conf_t *cf,
+    ngx_str_t *name, size_t size);
+ngx_uint_t ngx_http_apiauth_jwt_parse(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_table_elt_t *h, u_char *p, size_t len);
+ngx_uint_t ngx_http_apiauth_jwt_verify(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_key_t *key);
+ngx_uint_t ngx_http_apiauth_jwt_claims(ngx_http_request_t *r,
+    ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+void ngx_http_apiauth_jwt_exit(void);
+ngx_int_t ngx_http_apiauth_jwt_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 /* ngx_http_apiauth_limits.c: a request and its key's policy */
 /* NGX_OK (*reason set), NGX_AGAIN (waits for a lease), NGX_ERROR */

@@ -372,12 +372,15 @@ my %ERROR = (401 => 'unauthorized', 403 => 'forbidden',
     429 => 'too_many_requests', 503 => 'service_unavailable');
 my %PUBLIC = (unknown_key => 'invalid_credentials',
     bad_signature => 'invalid_credentials',
-    bad_secret => 'invalid_credentials');
+    bad_secret => 'invalid_credentials',
+    wrong_algorithm => 'invalid_credentials');
 our %STATUS = (missing_credentials => 401, malformed_credentials => 401,
     clock_skew => 401, unknown_key => 401, bad_signature => 401,
     bad_secret => 401, replayed_nonce => 401, expired_key => 401,
     disabled_key => 403, ip_not_allowed => 403, scope_denied => 403,
-    rate_limited => 429, quota_exceeded => 429, store_unavailable => 503);
+    rate_limited => 429, quota_exceeded => 429, store_unavailable => 503,
+    expired_token => 401, token_not_yet_valid => 401, wrong_algorithm => 401,
+    bad_claims => 401);
 
 # What a refusal looks like from outside, as one structure to compare.
 sub refusal {
