@@ -128,10 +128,16 @@ test: all
 demo: all
 	APIAUTH_BUILD=$(CURDIR)/$(BUILD) bash tools/demo.sh
 
-bench: all $(BUILD)/stages
+bench: all $(BUILD)/stages $(BUILD)/jwtbench
 	$(BUILD)/stages
+	$(BUILD)/jwtbench
 	APIAUTH_BUILD=$(CURDIR)/$(BUILD) perl tools/bench/drain.pl
 	APIAUTH_BUILD=$(CURDIR)/$(BUILD) perl tools/bench.pl
+
+# a JWT's first verification per algorithm, outside nginx
+$(BUILD)/jwtbench: tools/bench/jwt.c $(SHARED_SRCS) $(SHARED_HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(TOOL_CFLAGS) -o $@ tools/bench/jwt.c $(SHARED_SRCS) -lcrypto
 
 # nanoseconds per stage of verifying a signature, outside nginx
 $(BUILD)/stages: tools/bench/stages.c $(SHARED_SRCS) $(SHARED_HDRS)

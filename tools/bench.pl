@@ -24,8 +24,8 @@
 #
 # Environment: APIAUTH_BUILD (build dir), BENCH_ROUNDS (3), BENCH_PAIRS
 # (40 paced, a fifth of that flat out), BENCH_PERIOD_MS (500), BENCH_SCALE_KEYS
-# (1000000), BENCH_HOT_KEYS (100000), BENCH_PARTS (pairs,timing,scale,feed,
-# idle; add "harness" for a row without apiauth against its twin: the
+# (1000000), BENCH_HOT_KEYS (100000), BENCH_PARTS (pairs,timing,nodes,scale,
+# feed,idle; add "harness" for a row without apiauth against its twin: the
 # harness's own bias), BENCH_TIMING_REQUESTS (5000 of each kind),
 # BENCH_FEED_CHANGES (100 keys, each disabled once), BENCH_IDLE_SECS (10
 # with the module, as many without), BENCH_PACE_MS (2),
@@ -38,7 +38,8 @@ use warnings;
 
 use FindBin;
 use lib "$FindBin::Bin/../t/lib";
-use Digest::SHA qw(hmac_sha256_hex);
+use Digest::SHA qw(hmac_sha256 hmac_sha256_hex);
+use MIME::Base64 qw(encode_base64url);
 use IO::Socket::INET;
 use POSIX qw(ceil floor);
 use Socket qw(IPPROTO_TCP TCP_NODELAY);
@@ -93,6 +94,31 @@ $t->ctl('key', 'policy', 'BenchPolicy01', 'bench');
 my $BODY = '{"items":[' . join(',', map { sprintf '{"sku":"%08d"}', $_ }
     1 .. 200);
 $BODY .= ' ' x (4096 - 2 - length $BODY) . ']}';
+
+# a key of each JWT algorithm and a token of each, valid for a day: the
+# rows repeat one token, as a client does until it expires, so nginx
+# verifies it once a minute (the verified-token cache)
+my %JWT;
+for my $alg (qw(HS256 RS256 ES256)) {
+    my $ak = "BenchJwt$alg";
+    my $k = $t->create_key('--name', "bench $alg", '--access-key', $ak,
+        '--app', 'shop', '--interface', 'orders');
+    my @pub;
+    if ($alg ne 'HS256') {
+        system('openssl', 'genpkey', '-quiet', '-algorithm',
+            $alg eq 'RS256' ? ('RSA', '-pkeyopt', 'rsa_keygen_bits:2048')
+                            : ('EC', '-pkeyopt', 'ec_paramgen_curve:P-256'),
+            '-out', "$dir/$alg.key") == 0
+            and system('openssl', 'pkey', '-in', "$dir/$alg.key", '-pubout',
+                '-out', "$dir/$alg.pub") == 0
+            or die "openssl failed\n";
+        @pub = ('--public-key', "$dir/$alg.pub");
+    }
+    $t->ctl('key', 'jwt', $ak, '--alg', $alg, @pub);
+    $JWT{$alg} = jwt_token($alg, $ak, $k->{access_secret});
+    write_file("$dir/jwt-$alg.req", "GET /jwt/orders HTTP/1.1\r\n"
+        . "Host: a.bench\r\nAuthorization: Bearer $JWT{$alg}\r\n\r\n");
+}
 
 my ($port, $status) = map { $t->port($_) } qw(http status);
 
@@ -169,6 +195,12 @@ for my $round ($PARTS =~ /pairs/ ? (1 .. $ROUNDS) : ()) {
     # them (tokens leased and not yet spent with them)
     push @leases, 1000 * (evals() - $evals)
         / ((policy_used() - $used) || 1);
+
+    # the same JWT again and again, verified once a minute
+    for my $alg (qw(HS256 RS256 ES256)) {
+        pair("plain location, JWT requests ($alg)", "JWT $alg (cached)",
+            sub { "jwt-$alg.req" }, 1.25);
+    }
 
     # signed now: its date must stay within the window for the whole run
     my ($pf, $s1) = pair('plain location, a signed request',
@@ -268,6 +300,7 @@ http {
             empty_gif;
         }
         location /token/ { apiauth token; empty_gif; }
+        location /jwt/ { apiauth jwt; empty_gif; }
         location /records/ {
             apiauth token;
             apiauth_records on;
@@ -299,6 +332,27 @@ http {
     }
 }
 EOF
+}
+
+# a JWT for a day: HS256 signed here with the key's secret, the others by
+# Debian's python3-jwt with the key made for it
+sub jwt_token {
+    my ($alg, $ak, $secret) = @_;
+    my $claims = sprintf '{"sub":"%s","iat":%d,"exp":%d}', $ak, time,
+        time + 86400;
+    if ($alg eq 'HS256') {
+        my $in = encode_base64url('{"alg":"HS256","typ":"JWT"}') . '.'
+            . encode_base64url($claims);
+        return "$in." . encode_base64url(hmac_sha256($in, $secret));
+    }
+    open my $py, '-|', '/usr/bin/python3', '-c',
+        'import sys, json, jwt; print(jwt.encode(json.loads(sys.argv[1]), '
+        . 'open(sys.argv[2]).read(), algorithm=sys.argv[3]))',
+        $claims, "$dir/$alg.key", $alg or die "python3: $!\n";
+    chomp(my $tok = <$py> // '');
+    close $py;
+    die "python3-jwt made no $alg token\n" unless $tok;
+    return $tok;
 }
 
 # what the policy's key has used of its quota, as Redis counts it
