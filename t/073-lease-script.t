@@ -210,5 +210,30 @@ is_deeply([@$r{qw(start end used)}], [0, 0, 0],
     'a give-back opens no period');
 is($t->redis('EXISTS', '{apiauth}:quota:V'), 0, 'and writes nothing');
 
+###############################################################################
+# nginx's Redis user as docs/operations.md gives it may lease
+
+my $ops = do {
+    my $f = "$FindBin::Bin/../docs/operations.md";
+    open my $fh, '<', $f or die "$f: $!\n";
+    local $/;
+    <$fh>;
+};
+my ($acl) = $ops =~ /^    ACL SETUSER nginx (.*)$/m
+    or die "no ACL line for nginx in docs/operations.md\n";
+$t->redis('ACL', 'SETUSER', 'nginx', split ' ', $acl);
+$t->redis('ACL', 'SETUSER', 'nginx', '>lease-pw');
+my @argv = (1, $T, $TAU, 5, 'fixed', $DAY, 0, 'calendar', 0, 0, 0, 0, 0, 0,
+    0);
+open my $cli, '-|', 'redis-cli', '-p', $t->port('redis'), '--no-auth-warning',
+    '--user', 'nginx', '--pass', 'lease-pw', 'EVAL', $script, 2,
+    '{apiauth}:rate:ACL', '{apiauth}:quota:ACL', @argv
+    or die "redis-cli: $!\n";
+my $out = do { local $/; <$cli> } // '';
+close $cli;
+# granted 1, blocked 0, wait 0, used 1
+like($out, qr/\A1\n0\n0\n1\n/, "the documented user's lease: 1 granted")
+    or diag("redis-cli said: $out");
+
 $t->finish;
 done_testing;
