@@ -25,7 +25,8 @@
 #define APIAUTH_JWT_PEM_END    "-----END PUBLIC KEY-----"
 
 #define APIAUTH_JWT_RSA_MIN    2048
-#define APIAUTH_JWT_RSA_MAX    16384     /* OPENSSL_RSA_MAX_MODULUS_BITS */
+/* a signature fits apiauth_jwt_t's 512 bytes, and verifies in tens of us */
+#define APIAUTH_JWT_RSA_MAX    4096
 
 
 /* what a key of the wrong type is called, by the type OpenSSL reads */
@@ -322,8 +323,9 @@ apiauth_jwt_key_check(EVP_PKEY *pkey, int alg)
 
 
 /*
- * 2048 to 16384 bits (OpenSSL verifies with no larger key), and an odd
- * public exponent other than 1
+ * 2048 to 4096 bits, and an odd public exponent from 3 to 2^32 - 1: a
+ * larger one would make each verification costly for anyone who sends
+ * tokens
  */
 
 static const char *
@@ -345,8 +347,7 @@ apiauth_jwt_key_rsa(EVP_PKEY *pkey)
     }
 
     if (bits > APIAUTH_JWT_RSA_MAX) {
-        return "an RSA key of more than 16384 bits: OpenSSL verifies "
-               "with none";
+        return "an RSA key of more than 4096 bits: RS256 takes 2048 to 4096";
     }
 
     e = NULL;
@@ -355,13 +356,13 @@ apiauth_jwt_key_rsa(EVP_PKEY *pkey)
         return "an RSA key whose public exponent OpenSSL cannot read";
     }
 
-    ok = BN_is_odd(e) && !BN_is_one(e);
+    ok = BN_is_odd(e) && !BN_is_one(e) && BN_num_bits(e) <= 32;
 
     BN_free(e);
 
     if (!ok) {
-        return "an RSA key with an even public exponent or one of 1: "
-               "not a key that verifies";
+        return "an RSA key whose public exponent is even, 1, or over 32 "
+               "bits: not a key for RS256";
     }
 
     return NULL;

@@ -56,7 +56,7 @@ struct ngx_http_apiauth_cache_node_s {
     u_short                         nips;
     uint32_t                        apps_len;
     uint32_t                        interfaces_len;
-    uint32_t                        jwt_version;
+    uint64_t                        jwt_version;
     u_short                         jwt_issuer_len;
     u_short                         jwt_audience_len;
     u_short                         jwt_public_key_len;

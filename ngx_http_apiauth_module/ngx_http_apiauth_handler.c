@@ -495,10 +495,18 @@ ngx_http_apiauth_replay(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     /* a JWT's jti is its nonce; a JWT without one is not checked */
 
     if (!(ctx->cred_type == NGX_HTTP_APIAUTH_SIGNATURE
-          || (ctx->cred_type == NGX_HTTP_APIAUTH_JWT && ctx->nonce.len))
+          || (ctx->cred_type == NGX_HTTP_APIAUTH_JWT && ctx->nonce.data))
         || !alcf->replay || ctx->nonce_remembered)
     {
         return NGX_HTTP_APIAUTH_OK;
+    }
+
+    if (ctx->cred_type == NGX_HTTP_APIAUTH_JWT) {
+        rc = ngx_http_apiauth_jwt_jti(ctx, alcf);
+
+        if (rc != NGX_HTTP_APIAUTH_OK) {
+            return rc;
+        }
     }
 
     amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);

@@ -23,14 +23,17 @@
 
 
 #define NGX_HTTP_APIAUTH_JWT_KEEP     60        /* s, a verified token */
-#define NGX_HTTP_APIAUTH_JWT_PKEYS    256       /* a worker's public keys */
+#define NGX_HTTP_APIAUTH_JWT_PKEYS    1024      /* a worker's public keys */
+
+/* a token with a jti ends within this long (its jti is remembered) */
+#define NGX_HTTP_APIAUTH_JWT_JTI_DAYS 86400     /* s */
 
 
 typedef struct {
     ngx_rbtree_node_t               node;       /* key: 4 digest bytes */
     ngx_queue_t                     queue;      /* recent first */
     u_char                          digest[APIAUTH_SHA256_LEN];
-    uint32_t                        version;    /* the key's, verified */
+    uint64_t                        version;    /* the key's, verified */
     time_t                          until;
     u_char                          len;
     u_char                          ak[APIAUTH_ACCESS_KEY_MAX];
@@ -52,7 +55,7 @@ typedef struct {
 
 /* a worker's public keys, by their key's version */
 typedef struct {
-    uint32_t                        version;
+    uint64_t                        version;
     EVP_PKEY                       *pkey;
 } ngx_http_apiauth_jwt_pkey_t;
 
@@ -64,14 +67,46 @@ static void ngx_http_apiauth_jwt_insert(ngx_rbtree_node_t *temp,
 static ngx_http_apiauth_jwt_node_t *ngx_http_apiauth_jwt_find(
     ngx_http_apiauth_jwt_zone_t *jz, u_char *digest);
 static ngx_uint_t ngx_http_apiauth_jwt_cached(ngx_shm_zone_t *zone,
-    u_char *digest, ngx_str_t *ak, uint32_t version);
+    u_char *digest, ngx_str_t *ak, uint64_t version);
 static void ngx_http_apiauth_jwt_remember(ngx_shm_zone_t *zone,
-    u_char *digest, ngx_str_t *ak, uint32_t version, time_t until);
+    u_char *digest, ngx_str_t *ak, uint64_t version, time_t until);
+static void ngx_http_apiauth_jwt_decoy(apiauth_jwt_t *jwt, int alg,
+    u_char *hex);
 static EVP_PKEY *ngx_http_apiauth_jwt_pkey(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_key_t *key);
 
 
 static ngx_uint_t  ngx_http_apiauth_jwt_tag;
+
+/*
+ * what a token is checked with when its key does not exist, has no JWT
+ * method or pins another algorithm: a key of the algorithm the token
+ * names, so that the refusal costs what a wrong signature would (public
+ * keys of RFC 7515 A.2 and A.3 and RFC 8037 A.4: nothing they verify is
+ * admitted anyway)
+ */
+static EVP_PKEY  *ngx_http_apiauth_jwt_decoys[APIAUTH_JWT_EDDSA + 1];
+
+static const char  *ngx_http_apiauth_jwt_decoy_pems[APIAUTH_JWT_EDDSA + 1] = {
+    NULL,
+    NULL,
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAofgWCuLjybRlzo0tZWJj\n"
+    "NiuSfb4p4fAkd/wWJcyQoTbji9k0l8W26mPddxHmfHQp+Vaw+4qPCJrcS2mJPMEz\n"
+    "P1Pt0Bm4d4QlL+yRT+SFd2lZS+pCgNMsD1W/YpRPEwOWvG6b32690r2jZ47soMZo\n"
+    "9wGzjb/7OMg0LOL+bSf63kpaSHSXndS5z5rexMdbBYUsLA9e+KXBdQOS+UTo7WTB\n"
+    "EMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6/I5IhlJH7aGhyxX\n"
+    "FvUK+DWNmoudF8NAco9/h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXp\n"
+    "oQIDAQAB\n"
+    "-----END PUBLIC KEY-----\n",
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEf83OJ3D2xF1Bg8vub9tLe1gHMzV7\n"
+    "6e8Tus9uPHvRVEXH8UTNG72bfocs3+257rn0s2ldbqkLJK2KRiMohYjlrQ==\n"
+    "-----END PUBLIC KEY-----\n",
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
+    "-----END PUBLIC KEY-----\n"
+};
 
 static ngx_http_apiauth_jwt_pkey_t
     ngx_http_apiauth_jwt_pkeys[NGX_HTTP_APIAUTH_JWT_PKEYS];
@@ -198,26 +233,49 @@ ngx_http_apiauth_jwt_parse(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     if (ctx->jwt->jti.data) {
         ctx->nonce.data = (u_char *) ctx->jwt->jti.data;
         ctx->nonce.len = ctx->jwt->jti.len;
-        ctx->date_value = ctx->jwt->has_exp ? (time_t) ctx->jwt->exp
-                                            : ngx_time();
     }
 
     return NGX_HTTP_APIAUTH_OK;
 }
 
 
+ngx_int_t
+ngx_http_apiauth_jwt_init(ngx_cycle_t *cycle)
+{
+    int          alg;
+    const char  *why;
+
+    for (alg = APIAUTH_JWT_RS256; alg <= APIAUTH_JWT_EDDSA; alg++) {
+        ngx_http_apiauth_jwt_decoys[alg] = apiauth_jwt_key_load(
+            (const u_char *) ngx_http_apiauth_jwt_decoy_pems[alg],
+            ngx_strlen(ngx_http_apiauth_jwt_decoy_pems[alg]), alg, &why);
+
+        if (ngx_http_apiauth_jwt_decoys[alg] == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "apiauth: a decoy JWT key: %s", why);
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
 /*
  * the signature, with the key's pinned algorithm, unless this token was
- * verified for the key as it is now; a key without a JWT method costs an
- * HMAC all the same, as a key that does not exist (the decoy) does
+ * verified for the key as it is now; a token of a key that does not exist
+ * (the decoy key), has no JWT method or pins another algorithm costs a
+ * verification of the algorithm it names all the same, so that its
+ * refusal tells nothing of the key
  */
 
 ngx_uint_t
 ngx_http_apiauth_jwt_verify(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_key_t *key)
 {
-    int                            rc;
+    int                            rc, named;
     time_t                         until;
+    ngx_uint_t                     hit;
     u_char                         digest[APIAUTH_SHA256_LEN];
     u_char                         hex[APIAUTH_SECRET_LEN];
     EVP_PKEY                      *pkey;
@@ -229,22 +287,24 @@ ngx_http_apiauth_jwt_verify(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
 
     apiauth_hex(hex, key->secret, sizeof(key->secret));
 
-    if (key->jwt_alg == 0) {
-        (void) apiauth_jwt_verify(jwt, APIAUTH_JWT_HS256, hex, sizeof(hex),
-                                  NULL);
-        ngx_explicit_memzero(hex, sizeof(hex));
-        return NGX_HTTP_APIAUTH_WRONG_ALGORITHM;
-    }
-
     if (apiauth_sha256(ctx->jwt_token.data, ctx->jwt_token.len, digest) != 0)
     {
         ngx_explicit_memzero(hex, sizeof(hex));
         return NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
     }
 
-    if (ngx_http_apiauth_jwt_cached(amcf->jwt_zone, digest, &ctx->access_key,
-                                    key->jwt_version))
-    {
+    hit = ngx_http_apiauth_jwt_cached(amcf->jwt_zone, digest,
+                                      &ctx->access_key, key->jwt_version);
+
+    named = apiauth_jwt_alg(jwt->alg.data, jwt->alg.len);
+
+    if (key->jwt_alg == 0 || named != (int) key->jwt_alg) {
+        ngx_http_apiauth_jwt_decoy(jwt, named, hex);
+        ngx_explicit_memzero(hex, sizeof(hex));
+        return NGX_HTTP_APIAUTH_WRONG_ALGORITHM;
+    }
+
+    if (hit) {
         ngx_explicit_memzero(hex, sizeof(hex));
         return NGX_HTTP_APIAUTH_OK;
     }
@@ -288,6 +348,24 @@ ngx_http_apiauth_jwt_verify(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
                                   key->jwt_version, until);
 
     return NGX_HTTP_APIAUTH_OK;
+}
+
+
+/* a verification of the algorithm the token names, its verdict ignored */
+
+static void
+ngx_http_apiauth_jwt_decoy(apiauth_jwt_t *jwt, int alg, u_char *hex)
+{
+    if (alg >= APIAUTH_JWT_RS256 && alg <= APIAUTH_JWT_EDDSA
+        && ngx_http_apiauth_jwt_decoys[alg])
+    {
+        (void) apiauth_jwt_verify(jwt, alg, NULL, 0,
+                                  ngx_http_apiauth_jwt_decoys[alg]);
+        return;
+    }
+
+    (void) apiauth_jwt_verify(jwt, APIAUTH_JWT_HS256, hex,
+                              APIAUTH_SECRET_LEN, NULL);
 }
 
 
@@ -337,14 +415,17 @@ static EVP_PKEY *
 ngx_http_apiauth_jwt_pkey(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     ngx_http_apiauth_key_t *key)
 {
-    const char                   *why;
-    EVP_PKEY                     *pkey;
-    ngx_http_apiauth_jwt_pkey_t  *slot;
+    const char                    *why;
+    EVP_PKEY                      *pkey;
+    ngx_http_apiauth_jwt_pkey_t   *slot;
+    ngx_http_apiauth_main_conf_t  *amcf;
 
     slot = &ngx_http_apiauth_jwt_pkeys[key->jwt_version
                                        % NGX_HTTP_APIAUTH_JWT_PKEYS];
 
-    if (slot->pkey && slot->version == key->jwt_version) {
+    if (slot->pkey && slot->version == key->jwt_version
+        && EVP_PKEY_get_base_id(slot->pkey) != EVP_PKEY_NONE)
+    {
         return slot->pkey;
     }
 
@@ -353,9 +434,18 @@ ngx_http_apiauth_jwt_pkey(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
                                 &why);
 
     if (pkey == NULL) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "apiauth: key \"%V\" has a JWT public key nginx cannot "
-                      "use: %s", &ctx->access_key, why);
+        amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
+
+        /* once a minute per key, not once a request */
+
+        if (ngx_http_apiauth_cache_warn(amcf->cache_zone, &ctx->access_key,
+                                        60))
+        {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "apiauth: key \"%V\" has a JWT public key nginx "
+                          "cannot use: %s", &ctx->access_key, why);
+        }
+
         return NULL;
     }
 
@@ -392,7 +482,7 @@ ngx_http_apiauth_jwt_claim_variable(ngx_http_request_t *r,
 {
     ngx_str_t *name = (ngx_str_t *) data;
 
-    size_t                   i, len;
+    size_t                   i, k, len;
     u_char                  *p;
     apiauth_jwt_claim_t     *c;
     ngx_http_apiauth_ctx_t  *ctx;
@@ -402,9 +492,11 @@ ngx_http_apiauth_jwt_claim_variable(ngx_http_request_t *r,
     len = name->len - (sizeof("apiauth_jwt_claim_") - 1);
     p = name->data + sizeof("apiauth_jwt_claim_") - 1;
 
+    /* the claims of an admitted token only */
+
     if (ctx == NULL || ctx->jwt == NULL
         || ctx->cred_type != NGX_HTTP_APIAUTH_JWT
-        || ctx->cred_reason != NGX_HTTP_APIAUTH_OK)
+        || ctx->reason != NGX_HTTP_APIAUTH_OK)
     {
         v->not_found = 1;
         return NGX_OK;
@@ -414,6 +506,16 @@ ngx_http_apiauth_jwt_claim_variable(ngx_http_request_t *r,
         c = &ctx->jwt->claims[i];
 
         if (c->name.len == len && ngx_memcmp(c->name.data, p, len) == 0) {
+
+            /* a value that would end a header line upstream is not given */
+
+            for (k = 0; k < c->value.len; k++) {
+                if (c->value.data[k] < 0x20 || c->value.data[k] == 0x7f) {
+                    v->not_found = 1;
+                    return NGX_OK;
+                }
+            }
+
             v->data = (u_char *) c->value.data;
             v->len = c->value.len;
             v->valid = 1;
@@ -508,7 +610,7 @@ ngx_http_apiauth_jwt_find(ngx_http_apiauth_jwt_zone_t *jz, u_char *digest)
 
 static ngx_uint_t
 ngx_http_apiauth_jwt_cached(ngx_shm_zone_t *zone, u_char *digest,
-    ngx_str_t *ak, uint32_t version)
+    ngx_str_t *ak, uint64_t version)
 {
     ngx_uint_t                    hit;
     ngx_http_apiauth_jwt_node_t  *jn;
@@ -539,7 +641,7 @@ ngx_http_apiauth_jwt_cached(ngx_shm_zone_t *zone, u_char *digest,
 
 static void
 ngx_http_apiauth_jwt_remember(ngx_shm_zone_t *zone, u_char *digest,
-    ngx_str_t *ak, uint32_t version, time_t until)
+    ngx_str_t *ak, uint64_t version, time_t until)
 {
     time_t                        now;
     ngx_uint_t                    i;
@@ -604,4 +706,31 @@ ngx_http_apiauth_jwt_remember(ngx_shm_zone_t *zone, u_char *digest,
     ngx_queue_insert_head(&jz->sh->queue, &jn->queue);
 
     ngx_shmtx_unlock(&jz->shpool->mutex);
+}
+
+
+/*
+ * a jti is remembered until its token's exp and the leeway: a token with
+ * one must say when it ends, within a day, and a jti must fit the nonce
+ * zone; else BAD_CLAIMS
+ */
+
+ngx_uint_t
+ngx_http_apiauth_jwt_jti(ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_loc_conf_t *alcf)
+{
+    apiauth_jwt_t  *jwt;
+
+    jwt = ctx->jwt;
+
+    if (jwt->jti.len == 0 || jwt->jti.len > APIAUTH_NONCE_MAX
+        || !jwt->has_exp
+        || jwt->exp > (int64_t) ngx_time() + NGX_HTTP_APIAUTH_JWT_JTI_DAYS)
+    {
+        return NGX_HTTP_APIAUTH_BAD_CLAIMS;
+    }
+
+    ctx->date_value = (time_t) jwt->exp + alcf->jwt_leeway;
+
+    return NGX_HTTP_APIAUTH_OK;
 }

@@ -39,6 +39,8 @@ static ngx_uint_t ngx_http_apiauth_lookup_parse(ngx_str_t *ak,
     redisReply *reply, ngx_http_apiauth_key_t *key);
 static void ngx_http_apiauth_lookup_text(ngx_str_t *dst,
     const apiauth_text_t *src);
+static ngx_int_t ngx_http_apiauth_lookup_jwt_version(
+    ngx_http_apiauth_key_t *key);
 
 
 static ngx_rbtree_t                   ngx_http_apiauth_lookups;
@@ -358,15 +360,9 @@ ngx_http_apiauth_lookup_parse(ngx_str_t *ak, redisReply *reply,
 
     /* a verified token stands for this secret and method only */
 
-    if (key->jwt_alg) {
-        ngx_crc32_init(key->jwt_version);
-        ngx_crc32_update(&key->jwt_version, key->secret,
-                         sizeof(key->secret));
-        ngx_crc32_update(&key->jwt_version, (u_char *) &key->jwt_alg,
-                         sizeof(key->jwt_alg));
-        ngx_crc32_update(&key->jwt_version, key->jwt_public_key.data,
-                         key->jwt_public_key.len);
-        ngx_crc32_final(key->jwt_version);
+    if (key->jwt_alg && ngx_http_apiauth_lookup_jwt_version(key) != NGX_OK) {
+        why = "its JWT method could not be digested";
+        goto malformed;
     }
 
     return NGX_HTTP_APIAUTH_KEY_FOUND;
@@ -391,4 +387,41 @@ ngx_http_apiauth_lookup_text(ngx_str_t *dst, const apiauth_text_t *src)
     } else {
         ngx_str_set(dst, "");
     }
+}
+
+
+/*
+ * what a verified token, and a worker's public key, stand for: 64 bits of
+ * a SHA-256 of the key's secret, algorithm and public key
+ */
+
+static ngx_int_t
+ngx_http_apiauth_lookup_jwt_version(ngx_http_apiauth_key_t *key)
+{
+    u_char   *p, *buf, md[APIAUTH_SHA256_LEN];
+    size_t    len;
+
+    len = sizeof(key->secret) + 1 + key->jwt_public_key.len;
+
+    buf = ngx_alloc(len, ngx_http_apiauth_lookup_log);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(buf, key->secret, sizeof(key->secret));
+    *p++ = (u_char) key->jwt_alg;
+    ngx_memcpy(p, key->jwt_public_key.data, key->jwt_public_key.len);
+
+    if (apiauth_sha256(buf, len, md) != 0) {
+        ngx_explicit_memzero(buf, len);
+        ngx_free(buf);
+        return NGX_ERROR;
+    }
+
+    ngx_explicit_memzero(buf, len);
+    ngx_free(buf);
+
+    ngx_memcpy(&key->jwt_version, md, sizeof(key->jwt_version));
+
+    return NGX_OK;
 }

@@ -1427,6 +1427,7 @@ ngx_http_apiauth_init_process(ngx_cycle_t *cycle)
     }
 
     if (ngx_http_apiauth_credentials_init(cycle) != NGX_OK
+        || ngx_http_apiauth_jwt_init(cycle) != NGX_OK
         || ngx_http_apiauth_lookup_init(cycle, amcf) != NGX_OK
         || ngx_http_apiauth_lease_init(cycle, amcf) != NGX_OK
         || ngx_http_apiauth_records_init(cycle, amcf) != NGX_OK)

@@ -226,7 +226,7 @@ typedef struct {
     ngx_str_t                   jwt_issuer;
     ngx_str_t                   jwt_audience;
     ngx_str_t                   jwt_public_key; /* PEM */
-    uint32_t                    jwt_version;    /* of secret and method */
+    uint64_t                    jwt_version;    /* of secret and method */
     /* the secret's bytes (tokens), and its HMAC key prepared (signatures) */
     u_char                      secret[APIAUTH_SECRET_LEN / 2];
     apiauth_hmac_key_t          hmac;
@@ -494,6 +494,9 @@ ngx_uint_t ngx_http_apiauth_jwt_verify(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_key_t *key);
 ngx_uint_t ngx_http_apiauth_jwt_claims(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_loc_conf_t *alcf);
+ngx_int_t ngx_http_apiauth_jwt_init(ngx_cycle_t *cycle);
+ngx_uint_t ngx_http_apiauth_jwt_jti(ngx_http_apiauth_ctx_t *ctx,
+    ngx_http_apiauth_loc_conf_t *alcf);
 void ngx_http_apiauth_jwt_exit(void);
 ngx_int_t ngx_http_apiauth_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);

@@ -211,10 +211,11 @@ is(-s $big, 5000, 'a 5000-byte file');
 my $e1 = spew("$k/e1.pub", rsa_pem(256, "\x01"));
 my $e2 = spew("$k/e2.pub", rsa_pem(256, "\x02"));
 my $e3 = spew("$k/e3.pub", rsa_pem(256, "\x03"));
-my $rsa16384 = spew("$k/rsa16384.pub", rsa_pem(2048, "\x01\0\x01"));
-my $rsa16392 = spew("$k/rsa16392.pub", rsa_pem(2049, "\x01\0\x01"));
-like(`openssl pkey -pubin -in '$rsa16392' -noout -text 2>&1`,
-    qr/Public-Key: \(16392 bit\)/, 'openssl reads the 16392-bit key made here');
+my $e33 = spew("$k/e33.pub", rsa_pem(256, "\x01\0\0\0\x01"));
+my $rsa4096 = spew("$k/rsa4096.pub", rsa_pem(512, "\x01\0\x01"));
+my $rsa4104 = spew("$k/rsa4104.pub", rsa_pem(513, "\x01\0\x01"));
+like(`openssl pkey -pubin -in '$rsa4104' -noout -text 2>&1`,
+    qr/Public-Key: \(4104 bit\)/, 'openssl reads the 4104-bit key made here');
 
 ###############################################################################
 # each algorithm, stored exactly
@@ -257,8 +258,8 @@ is_deeply(jwt_fields($ak), { jwt_alg => 'EdDSA',
     jwt_public_key => trim($pem{ed}), jwt_require_exp => 'on' },
     'EdDSA stored');
 
-change(jwt($ak, '--alg', 'RS256', '--public-key', $rsa16384), $ak,
-    'RS256, 16384 bits');
+change(jwt($ak, '--alg', 'RS256', '--public-key', $rsa4096), $ak,
+    'RS256, 4096 bits');
 change(jwt($ak, '--alg', 'RS256', '--public-key', $e3), $ak,
     'RS256, exponent 3');
 is(jwt_fields($ak)->{jwt_public_key}, trim(slurp($e3)), 'stored');
@@ -360,7 +361,8 @@ for my $c (
         'a PKCS#1 RSA public key for RS256'],
     [['RS256', $e1], qr/public exponent/, 'RSA with exponent 1'],
     [['RS256', $e2], qr/public exponent/, 'RSA with exponent 2'],
-    [['RS256', $rsa16392], qr/more than 16384 bits/, 'RSA of 16392 bits'],
+    [['RS256', $rsa4104], qr/more than 4096 bits/, 'RSA of 4104 bits'],
+    [['RS256', $e33], qr/public exponent/, 'RSA with an exponent of 33 bits'],
     [['RS256', "$k/rsa.key"], qr/a private key/, 'an RSA private key'],
     [['ES256', "$k/es.key"], qr/a private key/, 'an EC private key (SEC1)'],
     [['EdDSA', "$k/ed.key"], qr/a private key/, 'an Ed25519 private key'],

@@ -251,6 +251,29 @@ my $jti = mint_hs($key{HS256}, claims(jti => 'once-' . int(time)));
 expect_ok($t, send_jwt($jti), $key{HS256}, 'a token with a jti');
 expect_refused($t, send_jwt($jti), 'replayed_nonce', 'its replay');
 
+# a jti is remembered until its token ends: it must end, within a day
+my %jti_no_exp = (%no_exp, jti => 'no-exp-' . int(time));
+expect_refused($t, send_jwt(mint_hs($noexp, \%jti_no_exp)), 'bad_claims',
+    'a jti without exp');
+expect_refused($t, send_jwt(mint_hs($key{HS256}, claims(jti => 'far',
+    exp => 9999999999))), 'bad_claims', 'a jti with exp 9999999999');
+expect_refused($t, send_jwt(mint_hs($key{HS256}, claims(jti => 'x' x 65))),
+    'bad_claims', 'a jti of 65 bytes');
+
+###############################################################################
+# claims as variables: of admitted tokens only, and only header-safe
+
+$r = send_jwt(mint_hs($key{HS256}, claims(sub => "a\r\nX-Evil: 1",
+    tenant => 'ok')));
+expect_ok($t, $r, $key{HS256}, 'a claim with CR LF');
+is_deeply([$r->{headers}{'x-sub'}, $r->{headers}{'x-evil'},
+    $r->{headers}{'x-tenant'}], [undef, undef, 'ok'],
+    'a claim with CR LF is not given; the others are');
+$r = send_jwt(mint_hs($key{HS256}, claims(exp => int(time) - 60,
+    sub => 'expired-user')));
+is($r->{status}, 401, 'an expired token is refused');
+is($r->{headers}{'x-sub'}, undef, 'and its claims are not given');
+
 ###############################################################################
 # a cached token of a key disabled since: refused within a second
 

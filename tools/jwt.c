@@ -74,7 +74,7 @@ static const char  key_jwt_help[] =
     "Sets the key's JWT method, replacing the one it had whole: an option\n"
     "not given now is removed.  A token's header alg must be ALG.\n"
     "HS256: signed with the key's accessSecret; no --public-key.\n"
-    "RS256 (RSA, 2048 bits or more), ES256 (EC on P-256), EdDSA (Ed25519):\n"
+    "RS256 (RSA, 2048 to 4096 bits), ES256 (EC on P-256), EdDSA (Ed25519):\n"
     "--public-key FILE, one PEM \"PUBLIC KEY\" block of at most 4096 bytes.\n"
     "--issuer: the token's iss must be ISS; --audience: its aud must hold\n"
     "AUD; each " JWT_CLAIM_RULE ".\n"
