@@ -146,6 +146,11 @@ expect_ok($t, $r, $key{HS256}, 'HS256 (minted here)');
 is($r->{headers}{'x-sub'}, 'user-1', '$apiauth_jwt_claim_sub');
 is($r->{headers}{'x-tenant'}, 'acme', '$apiauth_jwt_claim_tenant');
 
+# HS256 by python3-jwt too: the key's accessSecret as the HMAC key
+write_file("$dir/hs.secret", $key{HS256}{access_secret});
+expect_ok($t, send_jwt(py_mint('HS256', "$dir/hs.secret", claims(),
+    { kid => $key{HS256}{access_key} })), $key{HS256}, 'HS256 (python3-jwt)');
+
 for my $alg (qw(RS256 ES256 EdDSA)) {
     my $file = { RS256 => 'rs', ES256 => 'es', EdDSA => 'ed' }->{$alg};
     my $tok = py_mint($alg, "$dir/$file.key", claims(),
