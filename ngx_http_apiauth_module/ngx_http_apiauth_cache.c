@@ -137,7 +137,6 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_apiauth_cache_t  *ocache = data;
 
-    size_t                     len;
     ngx_uint_t                 n;
     ngx_http_apiauth_cache_t  *cache;
 
@@ -196,15 +195,9 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    len = sizeof(" in apiauth cache zone \"\"") + shm_zone->shm.name.len;
-
-    cache->shpool->log_ctx = ngx_slab_alloc(cache->shpool, len);
-    if (cache->shpool->log_ctx == NULL) {
+    if (ngx_http_apiauth_shm_log_ctx(shm_zone, cache->shpool, "cache") != NGX_OK) {
         return NGX_ERROR;
     }
-
-    ngx_sprintf(cache->shpool->log_ctx, " in apiauth cache zone \"%V\"%Z",
-                &shm_zone->shm.name);
 
     cache->shpool->log_nomem = 0;
 

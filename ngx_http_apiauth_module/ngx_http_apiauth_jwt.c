@@ -132,7 +132,6 @@ ngx_http_apiauth_jwt_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_apiauth_jwt_zone_t  *ojz = data;
 
-    size_t                        len;
     ngx_http_apiauth_jwt_zone_t  *jz;
 
     jz = shm_zone->data;
@@ -161,15 +160,9 @@ ngx_http_apiauth_jwt_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_apiauth_jwt_insert);
     ngx_queue_init(&jz->sh->queue);
 
-    len = sizeof(" in apiauth JWT cache zone \"\"") + shm_zone->shm.name.len;
-
-    jz->shpool->log_ctx = ngx_slab_alloc(jz->shpool, len);
-    if (jz->shpool->log_ctx == NULL) {
+    if (ngx_http_apiauth_shm_log_ctx(shm_zone, jz->shpool, "JWT cache") != NGX_OK) {
         return NGX_ERROR;
     }
-
-    ngx_sprintf(jz->shpool->log_ctx, " in apiauth JWT cache zone \"%V\"%Z",
-                &shm_zone->shm.name);
 
     return NGX_OK;
 }

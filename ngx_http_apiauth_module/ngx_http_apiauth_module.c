@@ -410,6 +410,32 @@ ngx_http_apiauth_shm_add(ngx_conf_t *cf, ngx_str_t *name, size_t size,
 }
 
 
+/*
+ * " in apiauth <kind> zone "<name>"", which the slab allocator adds to
+ * its messages about the zone
+ */
+
+ngx_int_t
+ngx_http_apiauth_shm_log_ctx(ngx_shm_zone_t *shm_zone, ngx_slab_pool_t *shpool,
+    const char *kind)
+{
+    size_t  len;
+
+    len = sizeof(" in apiauth  zone \"\"") + ngx_strlen(kind)
+          + shm_zone->shm.name.len;
+
+    shpool->log_ctx = ngx_slab_alloc(shpool, len);
+    if (shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(shpool->log_ctx, " in apiauth %s zone \"%V\"%Z", kind,
+                &shm_zone->shm.name);
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_apiauth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)

@@ -411,6 +411,8 @@ extern ngx_http_apiauth_reason_t       ngx_http_apiauth_reasons[];
 /* ngx_http_apiauth_module.c */
 ngx_shm_zone_t *ngx_http_apiauth_shm_add(ngx_conf_t *cf, ngx_str_t *name,
     size_t size, void *tag, ngx_shm_zone_init_pt init, void *data);
+ngx_int_t ngx_http_apiauth_shm_log_ctx(ngx_shm_zone_t *shm_zone,
+    ngx_slab_pool_t *shpool, const char *kind);
 
 /*
  * ngx_http_apiauth_handler.c, where the request's state is made, found

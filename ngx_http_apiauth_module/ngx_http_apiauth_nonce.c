@@ -135,7 +135,7 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_apiauth_nonce_t  *onces = data;
 
-    size_t                     len, size;
+    size_t                     size;
     ngx_http_apiauth_nonce_t  *nonces;
 
     nonces = shm_zone->data;
@@ -159,15 +159,9 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
-    len = sizeof(" in apiauth nonce zone \"\"") + shm_zone->shm.name.len;
-
-    nonces->shpool->log_ctx = ngx_slab_alloc(nonces->shpool, len);
-    if (nonces->shpool->log_ctx == NULL) {
+    if (ngx_http_apiauth_shm_log_ctx(shm_zone, nonces->shpool, "nonce") != NGX_OK) {
         return NGX_ERROR;
     }
-
-    ngx_sprintf(nonces->shpool->log_ctx, " in apiauth nonce zone \"%V\"%Z",
-                &shm_zone->shm.name);
 
     /*
      * the header and the table take every free page, in one piece; zeroed

@@ -159,7 +159,6 @@ ngx_http_apiauth_tokens_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 {
     ngx_http_apiauth_tokens_zone_t  *otz = data;
 
-    size_t                           len;
     ngx_http_apiauth_tokens_zone_t  *tz;
 
     tz = shm_zone->data;
@@ -189,15 +188,9 @@ ngx_http_apiauth_tokens_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&tz->sh->queue);
     ngx_queue_init(&tz->sh->hold);
 
-    len = sizeof(" in apiauth limits zone \"\"") + shm_zone->shm.name.len;
-
-    tz->shpool->log_ctx = ngx_slab_alloc(tz->shpool, len);
-    if (tz->shpool->log_ctx == NULL) {
+    if (ngx_http_apiauth_shm_log_ctx(shm_zone, tz->shpool, "limits") != NGX_OK) {
         return NGX_ERROR;
     }
-
-    ngx_sprintf(tz->shpool->log_ctx, " in apiauth limits zone \"%V\"%Z",
-                &shm_zone->shm.name);
 
     return NGX_OK;
 }
