@@ -22,6 +22,8 @@
 
 static void ngx_http_apiauth_limits_answered(ngx_http_apiauth_waiter_t *w,
     ngx_uint_t result, ngx_http_apiauth_key_t *key);
+static ngx_int_t ngx_http_apiauth_limits_number(ngx_http_request_t *r,
+    const char *name, int64_t n);
 static ngx_table_elt_t *ngx_http_apiauth_limits_header(ngx_http_request_t *r,
     const char *name, size_t len);
 
@@ -200,19 +202,13 @@ ngx_http_apiauth_limits_headers(ngx_http_request_t *r,
     pol = &ctx->key.limits.policy;
     now = sp->now;
 
-    if (ctx->limits_reason == NGX_HTTP_APIAUTH_RATE_LIMITED
-        || ctx->limits_reason == NGX_HTTP_APIAUTH_QUOTA_EXCEEDED)
+    if ((ctx->limits_reason == NGX_HTTP_APIAUTH_RATE_LIMITED
+         || ctx->limits_reason == NGX_HTTP_APIAUTH_QUOTA_EXCEEDED)
+        && ngx_http_apiauth_limits_number(r, "Retry-After",
+                               ngx_max((ctx->retry_at - now + 999) / 1000, 1))
+           != NGX_OK)
     {
-        h = ngx_http_apiauth_limits_header(r, "Retry-After",
-                                           NGX_INT64_LEN);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->value.len = ngx_sprintf(h->value.data, "%L",
-                                   ngx_max((ctx->retry_at - now + 999) / 1000,
-                                           1))
-                       - h->value.data;
+        return NGX_ERROR;
     }
 
     if (ctx->limits_headers == NGX_HTTP_APIAUTH_HEADERS_OFF) {
@@ -246,35 +242,16 @@ ngx_http_apiauth_limits_headers(ngx_http_request_t *r,
     }
 
     if (ctx->limits_headers == NGX_HTTP_APIAUTH_HEADERS_LEGACY) {
-
-        h = ngx_http_apiauth_limits_header(r, "X-RateLimit-Limit",
-                                           NGX_INT64_LEN);
-        if (h == NULL) {
+        if (ngx_http_apiauth_limits_number(r, "X-RateLimit-Limit", limit)
+            != NGX_OK
+            || ngx_http_apiauth_limits_number(r, "X-RateLimit-Remaining",
+                                              left)
+               != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
-        h->value.len = ngx_sprintf(h->value.data, "%L", limit)
-                       - h->value.data;
-
-        h = ngx_http_apiauth_limits_header(r, "X-RateLimit-Remaining",
-                                           NGX_INT64_LEN);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->value.len = ngx_sprintf(h->value.data, "%L", left)
-                       - h->value.data;
-
-        h = ngx_http_apiauth_limits_header(r, "X-RateLimit-Reset",
-                                           NGX_INT64_LEN);
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        h->value.len = ngx_sprintf(h->value.data, "%L", reset)
-                       - h->value.data;
-
-        return NGX_OK;
+        return ngx_http_apiauth_limits_number(r, "X-RateLimit-Reset", reset);
     }
 
     /*
@@ -319,6 +296,25 @@ ngx_http_apiauth_limits_headers(ngx_http_request_t *r,
     h->value.len = ngx_sprintf(h->value.data, "\"%s\";r=%L;t=%L",
                                pol->quota ? "quota" : "rate", left, reset)
                    - h->value.data;
+
+    return NGX_OK;
+}
+
+
+/* a header whose value is a number */
+
+static ngx_int_t
+ngx_http_apiauth_limits_number(ngx_http_request_t *r, const char *name,
+    int64_t n)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_http_apiauth_limits_header(r, name, NGX_INT64_LEN);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.len = ngx_sprintf(h->value.data, "%L", n) - h->value.data;
 
     return NGX_OK;
 }
