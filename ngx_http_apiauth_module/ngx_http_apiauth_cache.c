@@ -195,7 +195,9 @@ ngx_http_apiauth_cache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_ERROR;
     }
 
-    if (ngx_http_apiauth_shm_log_ctx(shm_zone, cache->shpool, "cache") != NGX_OK) {
+    if (ngx_http_apiauth_shm_log_ctx(shm_zone, cache->shpool, "cache")
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

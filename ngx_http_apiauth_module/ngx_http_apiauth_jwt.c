@@ -70,8 +70,10 @@ static ngx_uint_t ngx_http_apiauth_jwt_cached(ngx_shm_zone_t *zone,
     u_char *digest, ngx_str_t *ak, uint64_t version);
 static void ngx_http_apiauth_jwt_remember(ngx_shm_zone_t *zone,
     u_char *digest, ngx_str_t *ak, uint64_t version, time_t until);
+static int ngx_http_apiauth_jwt_hs256(apiauth_jwt_t *jwt,
+    ngx_http_apiauth_key_t *key);
 static void ngx_http_apiauth_jwt_decoy(apiauth_jwt_t *jwt, int alg,
-    u_char *hex);
+    ngx_http_apiauth_key_t *key);
 static EVP_PKEY *ngx_http_apiauth_jwt_pkey(ngx_http_request_t *r,
     ngx_http_apiauth_ctx_t *ctx, ngx_http_apiauth_key_t *key);
 
@@ -160,7 +162,9 @@ ngx_http_apiauth_jwt_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_apiauth_jwt_insert);
     ngx_queue_init(&jz->sh->queue);
 
-    if (ngx_http_apiauth_shm_log_ctx(shm_zone, jz->shpool, "JWT cache") != NGX_OK) {
+    if (ngx_http_apiauth_shm_log_ctx(shm_zone, jz->shpool, "JWT cache")
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
@@ -270,7 +274,6 @@ ngx_http_apiauth_jwt_verify(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     time_t                         until;
     ngx_uint_t                     hit;
     u_char                         digest[APIAUTH_SHA256_LEN];
-    u_char                         hex[APIAUTH_SECRET_LEN];
     EVP_PKEY                      *pkey;
     apiauth_jwt_t                 *jwt;
     ngx_http_apiauth_main_conf_t  *amcf;
@@ -278,11 +281,8 @@ ngx_http_apiauth_jwt_verify(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     amcf = ngx_http_get_module_main_conf(r, ngx_http_apiauth_module);
     jwt = ctx->jwt;
 
-    apiauth_hex(hex, key->secret, sizeof(key->secret));
-
     if (apiauth_sha256(ctx->jwt_token.data, ctx->jwt_token.len, digest) != 0)
     {
-        ngx_explicit_memzero(hex, sizeof(hex));
         return NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
     }
 
@@ -292,32 +292,26 @@ ngx_http_apiauth_jwt_verify(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
     named = apiauth_jwt_alg(jwt->alg.data, jwt->alg.len);
 
     if (key->jwt_alg == 0 || named != (int) key->jwt_alg) {
-        ngx_http_apiauth_jwt_decoy(jwt, named, hex);
-        ngx_explicit_memzero(hex, sizeof(hex));
+        ngx_http_apiauth_jwt_decoy(jwt, named, key);
         return NGX_HTTP_APIAUTH_WRONG_ALGORITHM;
     }
 
     if (hit) {
-        ngx_explicit_memzero(hex, sizeof(hex));
         return NGX_HTTP_APIAUTH_OK;
     }
 
     if (key->jwt_alg == APIAUTH_JWT_HS256) {
-        rc = apiauth_jwt_verify(jwt, APIAUTH_JWT_HS256, hex, sizeof(hex),
-                                NULL);
+        rc = ngx_http_apiauth_jwt_hs256(jwt, key);
 
     } else {
         pkey = ngx_http_apiauth_jwt_pkey(r, ctx, key);
 
         if (pkey == NULL) {
-            ngx_explicit_memzero(hex, sizeof(hex));
             return NGX_HTTP_APIAUTH_STORE_UNAVAILABLE;
         }
 
         rc = apiauth_jwt_verify(jwt, (int) key->jwt_alg, NULL, 0, pkey);
     }
-
-    ngx_explicit_memzero(hex, sizeof(hex));
 
     switch (rc) {
 
@@ -344,10 +338,29 @@ ngx_http_apiauth_jwt_verify(ngx_http_request_t *r, ngx_http_apiauth_ctx_t *ctx,
 }
 
 
+/* HS256: the HMAC key is the secret's 64 hex characters, kept no longer */
+
+static int
+ngx_http_apiauth_jwt_hs256(apiauth_jwt_t *jwt, ngx_http_apiauth_key_t *key)
+{
+    int     rc;
+    u_char  hex[APIAUTH_SECRET_LEN];
+
+    apiauth_hex(hex, key->secret, sizeof(key->secret));
+
+    rc = apiauth_jwt_verify(jwt, APIAUTH_JWT_HS256, hex, sizeof(hex), NULL);
+
+    ngx_explicit_memzero(hex, sizeof(hex));
+
+    return rc;
+}
+
+
 /* a verification of the algorithm the token names, its verdict ignored */
 
 static void
-ngx_http_apiauth_jwt_decoy(apiauth_jwt_t *jwt, int alg, u_char *hex)
+ngx_http_apiauth_jwt_decoy(apiauth_jwt_t *jwt, int alg,
+    ngx_http_apiauth_key_t *key)
 {
     if (alg >= APIAUTH_JWT_RS256 && alg <= APIAUTH_JWT_EDDSA
         && ngx_http_apiauth_jwt_decoys[alg])
@@ -357,8 +370,7 @@ ngx_http_apiauth_jwt_decoy(apiauth_jwt_t *jwt, int alg, u_char *hex)
         return;
     }
 
-    (void) apiauth_jwt_verify(jwt, APIAUTH_JWT_HS256, hex,
-                              APIAUTH_SECRET_LEN, NULL);
+    (void) ngx_http_apiauth_jwt_hs256(jwt, key);
 }
 
 

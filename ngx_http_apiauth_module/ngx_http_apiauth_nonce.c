@@ -159,7 +159,9 @@ ngx_http_apiauth_nonce_init_zone(ngx_shm_zone_t *shm_zone, void *data)
         return NGX_OK;
     }
 
-    if (ngx_http_apiauth_shm_log_ctx(shm_zone, nonces->shpool, "nonce") != NGX_OK) {
+    if (ngx_http_apiauth_shm_log_ctx(shm_zone, nonces->shpool, "nonce")
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

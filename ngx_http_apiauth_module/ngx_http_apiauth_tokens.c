@@ -188,7 +188,9 @@ ngx_http_apiauth_tokens_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&tz->sh->queue);
     ngx_queue_init(&tz->sh->hold);
 
-    if (ngx_http_apiauth_shm_log_ctx(shm_zone, tz->shpool, "limits") != NGX_OK) {
+    if (ngx_http_apiauth_shm_log_ctx(shm_zone, tz->shpool, "limits")
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
 
